@@ -1,0 +1,170 @@
+"""Turn one Segment-spec message (already parsed JSON) into an `Event`, or say exactly why not.
+
+The same rules serve the HTTP API and producers that write straight to Kafka, so a message is
+refused with the same reason whichever way it comes in.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from eventschema.model import MESSAGE_TYPES, Event
+
+MAX_EVENT_BYTES = 32 * 1024  # Segment's per-event limit
+MAX_ID_LENGTH = 256
+MAX_NAME_LENGTH = 512
+# A corrected timestamp further ahead than this is a broken client clock: use receivedAt.
+MAX_FUTURE = timedelta(hours=23)
+MIN_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
+
+_OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
+_ID_FIELDS = ("anonymousId", "userId", "previousId", "groupId", "messageId")
+
+
+@dataclass(frozen=True)
+class ValidationError(Exception):
+    code: str
+    message: str
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+def validate_message(
+    message: Any,
+    received_at: datetime,
+    default_type: str | None = None,
+    source: str = "http",
+    size_hint: int | None = None,
+) -> Event:
+    """Validate one message. `size_hint` is its encoded JSON size when the caller knows it."""
+    if not isinstance(message, dict):
+        raise ValidationError("invalid_type", "each event must be a JSON object")
+    size = size_hint if size_hint is not None else len(orjson.dumps(message))
+    if size > MAX_EVENT_BYTES:
+        raise ValidationError(
+            "event_too_large", f"event is {size} bytes, the limit is {MAX_EVENT_BYTES}"
+        )
+    message_type = _message_type(message, default_type)
+    ids = {name: _optional_id(message, name) for name in _ID_FIELDS}
+    if ids["anonymousId"] is None and ids["userId"] is None:
+        raise ValidationError("missing_field", "anonymousId or userId is required", "userId")
+    event_name = _optional_text(message, "event", MAX_NAME_LENGTH)
+    _check_required_by_type(message_type, event_name, ids)
+    objects = {name: _optional_object(message, name) for name in _OBJECT_FIELDS}
+    original = _optional_time(message, "originalTimestamp") or _optional_time(message, "timestamp")
+    sent_at = _optional_time(message, "sentAt")
+    return Event(
+        message_id=ids["messageId"] or str(uuid.uuid4()),
+        type=message_type,
+        timestamp=corrected_timestamp(received_at, original, sent_at),
+        received_at=received_at,
+        event=event_name,
+        name=_optional_text(message, "name", MAX_NAME_LENGTH),
+        anonymous_id=ids["anonymousId"],
+        user_id=ids["userId"],
+        previous_id=ids["previousId"],
+        group_id=ids["groupId"],
+        original_timestamp=original,
+        sent_at=sent_at,
+        source=source,
+        **objects,
+    )
+
+
+def corrected_timestamp(
+    received_at: datetime, original: datetime | None, sent_at: datetime | None
+) -> datetime:
+    """Segment's rule: timestamp = receivedAt − (sentAt − originalTimestamp)."""
+    if original is None:
+        return received_at
+    corrected = received_at - (sent_at - original) if sent_at is not None else original
+    if corrected > received_at + MAX_FUTURE:
+        return received_at
+    return corrected
+
+
+def _message_type(message: dict[str, Any], default_type: str | None) -> str:
+    value = message.get("type", default_type)
+    if value is None:
+        raise ValidationError("missing_field", "type is required in a batch", "type")
+    if not isinstance(value, str) or value not in MESSAGE_TYPES:
+        allowed = ", ".join(sorted(MESSAGE_TYPES))
+        raise ValidationError("invalid_value", f"type must be one of {allowed}", "type")
+    if default_type is not None and value != default_type:
+        raise ValidationError("invalid_value", f"type must be {default_type} here", "type")
+    return value
+
+
+def _check_required_by_type(
+    message_type: str, event_name: str | None, ids: dict[str, str | None]
+) -> None:
+    if message_type == "track" and not event_name:
+        raise ValidationError("missing_field", "event is required for track", "event")
+    if message_type == "alias" and (ids["previousId"] is None or ids["userId"] is None):
+        raise ValidationError(
+            "missing_field", "alias needs previousId and userId", "previousId"
+        )
+    if message_type == "group" and ids["groupId"] is None:
+        raise ValidationError("missing_field", "groupId is required for group", "groupId")
+
+
+def _optional_id(message: dict[str, Any], field: str) -> str | None:
+    value = message.get(field)
+    if value is None:
+        return None
+    # Segment accepts numeric ids and stores them as strings.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValidationError("invalid_type", f"{field} must be a string", field)
+    text = str(value).strip()
+    if not text:
+        return None
+    if len(text) > MAX_ID_LENGTH:
+        raise ValidationError("too_long", f"{field} is longer than {MAX_ID_LENGTH}", field)
+    return text
+
+
+def _optional_text(message: dict[str, Any], field: str, limit: int) -> str | None:
+    value = message.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("invalid_type", f"{field} must be a string", field)
+    if len(value) > limit:
+        raise ValidationError("too_long", f"{field} is longer than {limit}", field)
+    return value or None
+
+
+def _optional_object(message: dict[str, Any], field: str) -> dict[str, Any] | None:
+    value = message.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationError("invalid_type", f"{field} must be a JSON object", field)
+    return value
+
+
+def _optional_time(message: dict[str, Any], field: str) -> datetime | None:
+    value = message.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("invalid_type", f"{field} must be an ISO-8601 string", field)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            "invalid_timestamp", f"{field} is not an ISO-8601 date-time: {value[:40]!r}", field
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)  # Segment reads zone-less times as UTC
+    if parsed < MIN_TIMESTAMP:
+        raise ValidationError("invalid_timestamp", f"{field} is before 2000-01-01", field)
+    return parsed.astimezone(UTC)
