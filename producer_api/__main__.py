@@ -1,0 +1,27 @@
+"""`python -m producer_api`: serve the API with uvicorn on FOOTFALL_API_HOST:FOOTFALL_API_PORT."""
+
+import logging
+
+import uvicorn
+
+from producer_api.app import create_app
+from producer_api.config import Settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=20,
+        h11_max_incomplete_event_size=16 * 1024,  # headers over 16 KB: closed, not buffered
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The Starlette application: Segment's HTTP Tracking API, health checks and metrics."""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from eventschema import EventCodec
+from producer_api.auth import basic_auth_key, check_write_key
+from producer_api.body import read_body
+from producer_api.config import Settings
+from producer_api.errors import ApiError
+from producer_api.ingest import batch_messages, event_messages, judge, quarantine_messages
+from producer_api.metrics import EVENTS, REQUEST_SECONDS, REQUESTS
+from producer_api.publisher import Publisher, PublishError, producer_config
+
+log = logging.getLogger("footfall.api")
+
+SINGLE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+
+
+def json_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+class IngestEndpoint:
+    """One route of the tracking API; `message_type` None means a batch."""
+
+    def __init__(self, message_type: str | None) -> None:
+        self.message_type = message_type
+        self.route = f"/v1/{message_type or 'batch'}"
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await self._handle(request)
+        except ApiError as error:
+            response = json_response(error.status, error.body(), error.headers)
+        except Exception:  # a bug must still not lose the client's data silently: 503, retry
+            log.exception("unexpected error on %s", self.route)
+            response = json_response(
+                503,
+                {"success": False, "code": "internal_error", "message": "try again"},
+                {"Retry-After": "5"},
+            )
+        REQUESTS.labels(self.route, str(response.status_code)).inc()
+        REQUEST_SECONDS.labels(self.route).observe(time.perf_counter() - started)
+        return response
+
+    async def _handle(self, request: Request) -> Response:
+        state = request.app.state
+        settings: Settings = state.settings
+        header_key = basic_auth_key(request)
+        if header_key is not None:  # refuse before reading a body we will not accept
+            check_write_key(header_key, None, settings.write_keys)
+        body = await read_body(request, settings.max_body_bytes)
+        payload = _parse_json(body)
+        check_write_key(header_key, payload, settings.write_keys)
+        received_at = datetime.now(UTC)
+        if self.message_type is None:
+            messages, shared = batch_messages(payload, settings.max_batch_events)
+        else:
+            messages, shared = [payload], {}
+        client_ip = request.client.host if request.client else None
+        result = judge(messages, shared, received_at, client_ip, self.message_type, len(body))
+        if self.message_type is not None and result.rejected:
+            raise ApiError(
+                400,
+                "invalid_event",
+                result.rejected[0].error.message,
+                details={"errors": [r.as_dict() for r in result.rejected]},
+            )
+        outgoing = event_messages(result.accepted, state.codec, settings.topics.events)
+        outgoing += quarantine_messages(
+            result.rejected, settings.topics.quarantine, received_at, self.route
+        )
+        try:
+            await state.publisher.publish(outgoing)
+        except PublishError as error:
+            EVENTS.labels("unavailable").inc(len(messages))
+            raise ApiError(
+                503,
+                "kafka_unavailable",
+                str(error),
+                {"Retry-After": str(settings.retry_after_seconds)},
+            ) from None
+        EVENTS.labels("accepted").inc(len(result.accepted))
+        EVENTS.labels("quarantined").inc(len(result.rejected))
+        return _ingest_answer(result.accepted, result.rejected)
+
+
+def _ingest_answer(accepted: list[Any], rejected: list[Any]) -> Response:
+    errors = [r.as_dict() for r in rejected]
+    if rejected and not accepted:
+        return json_response(
+            400,
+            {
+                "success": False,
+                "code": "invalid_events",
+                "message": "no event in the batch is valid",
+                "accepted": 0,
+                "errors": errors,
+            },
+        )
+    body: dict[str, Any] = {"success": True, "accepted": len(accepted)}
+    if errors:
+        body["errors"] = errors
+    return json_response(200, body)
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise ApiError(400, "invalid_json", "request body is empty")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, "invalid_json", f"malformed JSON: {error}") from None
+
+
+async def healthz(_request: Request) -> Response:
+    return json_response(200, {"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    publisher: Publisher = request.app.state.publisher
+    if request.app.state.draining:
+        return json_response(503, {"status": "draining"})
+    reachable = await asyncio.to_thread(publisher.broker_reachable)
+    if not reachable:
+        return json_response(503, {"status": "kafka_unreachable"})
+    return json_response(200, {"status": "ready"})
+
+
+async def metrics(_request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.codec = EventCodec()
+        app.state.draining = False
+        app.state.publisher = Publisher(
+            producer_config(settings.kafka_bootstrap, settings.delivery_timeout_seconds),
+            settings.delivery_timeout_seconds,
+        )
+        yield
+        app.state.draining = True
+        left = await asyncio.to_thread(app.state.publisher.close)
+        if left:
+            log.error("%d Kafka messages were not delivered at shutdown", left)
+
+    routes: list[Route] = [
+        Route("/v1/batch", IngestEndpoint(None).handle, methods=["POST"]),
+        Route("/v1/import", IngestEndpoint(None).handle, methods=["POST"]),
+    ]
+    routes += [
+        Route(f"/v1/{kind}", IngestEndpoint(kind).handle, methods=["POST"]) for kind in SINGLE_TYPES
+    ]
+    routes += [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+Handler = Callable[[Request], Awaitable[Response]]

@@ -1,0 +1,116 @@
+"""From a parsed request payload to accepted events and per-event rejections.
+
+A batch is judged event by event: the valid ones go to the events topic, each invalid one is
+reported back with its index and reason and written to the quarantine topic, so nothing a
+client sent disappears silently.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from eventschema import Event, EventCodec, ValidationError, validate_message
+from eventschema.validation import MAX_EVENT_BYTES
+from producer_api.errors import ApiError
+from producer_api.publisher import OutgoingMessage
+
+# Batch-level fields that Segment SDKs send once for all messages of a batch.
+_SHARED_FIELDS = ("sentAt", "context", "integrations")
+
+
+@dataclass
+class Rejection:
+    index: int
+    error: ValidationError
+    raw: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, **self.error.as_dict()}
+
+
+@dataclass
+class IngestResult:
+    accepted: list[Event] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def batch_messages(payload: Any, max_events: int) -> tuple[list[Any], dict[str, Any]]:
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_payload", "body must be a JSON object with a batch array")
+    batch = payload.get("batch")
+    if not isinstance(batch, list):
+        raise ApiError(400, "invalid_payload", "batch must be an array of events")
+    if not batch:
+        raise ApiError(400, "empty_batch", "batch has no events")
+    if len(batch) > max_events:
+        raise ApiError(413, "too_many_events", f"batch has {len(batch)} events, limit {max_events}")
+    shared = {name: payload[name] for name in _SHARED_FIELDS if name in payload}
+    return batch, shared
+
+
+def judge(
+    messages: Sequence[Any],
+    shared: dict[str, Any],
+    received_at: datetime,
+    client_ip: str | None,
+    default_type: str | None,
+    body_size: int,
+) -> IngestResult:
+    # No event can exceed the per-event limit when the whole body is smaller: skip measuring.
+    measure = body_size > MAX_EVENT_BYTES
+    result = IngestResult()
+    for index, raw in enumerate(messages):
+        try:
+            message = _with_shared(raw, shared, client_ip)
+            size = len(orjson.dumps(raw)) if measure else 0
+            event = validate_message(message, received_at, default_type, "http", size)
+        except ValidationError as error:
+            result.rejected.append(Rejection(index, error, raw))
+        else:
+            result.accepted.append(event)
+    return result
+
+
+def _with_shared(raw: Any, shared: dict[str, Any], client_ip: str | None) -> Any:
+    if not isinstance(raw, dict):
+        return raw
+    message = dict(raw)
+    if "sentAt" in shared and "sentAt" not in message:
+        message["sentAt"] = shared["sentAt"]
+    for name in ("context", "integrations"):
+        outer, inner = shared.get(name), message.get(name)
+        if isinstance(outer, dict) and (inner is None or isinstance(inner, dict)):
+            message[name] = {**outer, **(inner or {})}
+    context = message.get("context")
+    # Segment records the connection's IP when the client does not send one.
+    if client_ip and (context is None or (isinstance(context, dict) and "ip" not in context)):
+        message["context"] = {**(context or {}), "ip": client_ip}
+    return message
+
+
+def event_messages(events: Sequence[Event], codec: EventCodec, topic: str) -> list[OutgoingMessage]:
+    label = codec.writer.label
+    return [
+        OutgoingMessage(topic, event.key, codec.encode(event.to_record()), event.headers(label))
+        for event in events
+    ]
+
+
+def quarantine_messages(
+    rejections: Sequence[Rejection], topic: str, received_at: datetime, route: str
+) -> list[OutgoingMessage]:
+    out = []
+    for rejection in rejections:
+        record = {
+            "reason": rejection.error.as_dict(),
+            "index": rejection.index,
+            "route": route,
+            "received_at": received_at.isoformat(),
+            "event": rejection.raw,
+        }
+        headers = [("reason", rejection.error.code.encode()), ("content-type", b"application/json")]
+        out.append(OutgoingMessage(topic, b"", orjson.dumps(record), headers))
+    return out

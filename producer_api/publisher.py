@@ -1,0 +1,129 @@
+"""Produce to Kafka and wait until the broker acknowledged every message of a request.
+
+One long-lived idempotent producer per process, polled by a thread. A request produces its
+messages and awaits one future that the delivery callbacks resolve when the last report
+arrives, so the event loop never blocks and never calls flush().
+"""
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from producer_api.metrics import KAFKA_DELIVERY_FAILURES
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class PublishError(Exception):
+    """Kafka did not acknowledge every message: the client must retry (503)."""
+
+
+def producer_config(bootstrap: str, delivery_timeout_seconds: float) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,  # acks=all and no duplicates from producer retries
+        "acks": "all",
+        "message.timeout.ms": int(delivery_timeout_seconds * 1000),
+        "linger.ms": 5,
+        "compression.type": "zstd",
+        "queue.buffering.max.messages": 100_000,
+        "queue.buffering.max.kbytes": 262_144,  # full queue -> BufferError -> 503
+        "message.max.bytes": 1_000_000,
+        "partitioner": "murmur2_random",  # the Java client's partitioner: same key, same partition
+    }
+
+
+class _Acknowledgements:
+    """Counts delivery reports of one request; resolves its future on the last one."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, expected: int) -> None:
+        self._loop = loop
+        self._pending = expected
+        self._errors: list[str] = []
+        self._lock = threading.Lock()
+        self.future: asyncio.Future[list[str]] = loop.create_future()
+
+    def on_delivery(self, error: KafkaError | None, _message: Message) -> None:
+        with self._lock:
+            if error is not None:
+                self._errors.append(str(error))
+            self._pending -= 1
+            done = self._pending == 0
+        if done:
+            self._loop.call_soon_threadsafe(self._resolve)
+
+    def cancel_unsent(self, count: int) -> None:
+        """Messages that never entered the queue will have no report: stop waiting for them."""
+        with self._lock:
+            self._pending -= count
+            self._errors.append("local queue full")
+            done = self._pending == 0
+        if done:
+            self._resolve()
+
+    def _resolve(self) -> None:
+        if not self.future.done():
+            self.future.set_result(self._errors)
+
+
+class Publisher:
+    def __init__(self, config: dict[str, Any], delivery_timeout_seconds: float) -> None:
+        self._producer = Producer(config)
+        self._timeout = delivery_timeout_seconds + 1.0
+        self._running = True
+        self._poller = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
+        self._poller.start()
+
+    def _poll_loop(self) -> None:
+        while self._running:
+            self._producer.poll(0.1)
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        acks = _Acknowledgements(asyncio.get_running_loop(), len(messages))
+        for index, message in enumerate(messages):
+            try:
+                self._producer.produce(
+                    message.topic,
+                    value=message.value,
+                    key=message.key,
+                    headers=cast(list[tuple[str, str | bytes | None]], message.headers),
+                    on_delivery=acks.on_delivery,
+                )
+            except (BufferError, KafkaException) as error:
+                KAFKA_DELIVERY_FAILURES.labels(reason=type(error).__name__).inc()
+                acks.cancel_unsent(len(messages) - index)
+                break
+        try:
+            errors = await asyncio.wait_for(asyncio.shield(acks.future), self._timeout)
+        except TimeoutError:
+            KAFKA_DELIVERY_FAILURES.labels(reason="timeout").inc()
+            raise PublishError("Kafka did not acknowledge in time") from None
+        if errors:
+            KAFKA_DELIVERY_FAILURES.labels(reason="delivery").inc(len(errors))
+            raise PublishError(f"Kafka refused {len(errors)} message(s): {errors[0]}")
+
+    def broker_reachable(self, timeout: float = 2.0) -> bool:
+        try:
+            metadata = self._producer.list_topics(timeout=timeout)
+        except KafkaException:
+            return False
+        return bool(metadata.brokers)
+
+    def close(self, timeout: float = 30.0) -> int:
+        """Deliver what is queued (SIGTERM path); returns how many messages were left."""
+        remaining = int(self._producer.flush(timeout))
+        self._running = False
+        self._poller.join(timeout=1.0)
+        return remaining
