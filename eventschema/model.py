@@ -6,8 +6,13 @@ from typing import Any
 
 import orjson
 
-from eventschema.kafka_contract import AVRO_CONTENT_TYPE, HEADER_CONTENT_TYPE, HEADER_EVENT
-from eventschema.kafka_contract import HEADER_SCHEMA, HEADER_TYPE
+from eventschema.kafka_contract import (
+    AVRO_CONTENT_TYPE,
+    HEADER_CONTENT_TYPE,
+    HEADER_EVENT,
+    HEADER_SCHEMA,
+    HEADER_TYPE,
+)
 
 MESSAGE_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})
 

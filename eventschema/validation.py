@@ -109,9 +109,7 @@ def _check_required_by_type(
     if message_type == "track" and not event_name:
         raise ValidationError("missing_field", "event is required for track", "event")
     if message_type == "alias" and (ids["previousId"] is None or ids["userId"] is None):
-        raise ValidationError(
-            "missing_field", "alias needs previousId and userId", "previousId"
-        )
+        raise ValidationError("missing_field", "alias needs previousId and userId", "previousId")
     if message_type == "group" and ids["groupId"] is None:
         raise ValidationError("missing_field", "groupId is required for group", "groupId")
 
