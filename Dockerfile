@@ -1,0 +1,35 @@
+# One image for every Footfall process (api, sink, topics helper); the compose command picks which.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    FOOTFALL_DATA_DIR=/var/lib/footfall \
+    FOOTFALL_SCHEMA_DIR=/app/avro
+
+WORKDIR /app
+
+# Dependencies first, from pyproject.toml alone, so code edits do not re-download wheels:
+# empty package stubs let pip resolve and install the project's dependencies.
+COPY pyproject.toml ./
+RUN mkdir -p eventschema producer_api consumers footfall \
+ && touch eventschema/__init__.py producer_api/__init__.py consumers/__init__.py footfall/__init__.py \
+ && pip install . \
+ && pip uninstall -y footfall \
+ && rm -rf eventschema producer_api consumers footfall build *.egg-info
+
+# The code and the data files it finds relative to the repo layout (schemas, ClickHouse migrations).
+COPY avro/ avro/
+COPY deploy/ deploy/
+COPY eventschema/ eventschema/
+COPY producer_api/ producer_api/
+COPY consumers/ consumers/
+COPY footfall/ footfall/
+# Editable, so modules resolve avro/ and deploy/ beside them exactly as in a checkout.
+RUN pip install --no-deps -e . \
+ && useradd --system --uid 10001 --home-dir /var/lib/footfall --create-home footfall
+
+USER footfall
+EXPOSE 8080 8124
+CMD ["python", "-m", "producer_api"]
