@@ -10,6 +10,7 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
+from eventschema.fast_writer import compile_writer
 from eventschema.schemas import SchemaVersion, event_schemas, latest_schema
 
 MAGIC = b"\xc3\x01"
@@ -33,8 +34,14 @@ class EventCodec:
         self._by_fingerprint = {schema.fingerprint: schema for schema in versions.values()}
         self._by_fingerprint.setdefault(self.writer.fingerprint, self.writer)
         self._prefix = MAGIC + self.writer.fingerprint
+        self._compiled = compile_writer(self.writer.parsed)
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
+        if self._compiled is not None:
+            return self._prefix + self._compiled(dict(record))
+        return self.encode_with_fastavro(record)
+
+    def encode_with_fastavro(self, record: Mapping[str, Any]) -> bytes:
         buffer = io.BytesIO()
         buffer.write(self._prefix)
         schemaless_writer(buffer, self.writer.parsed, dict(record))
