@@ -1,0 +1,289 @@
+"""A single-node KRaft Kafka broker run from the Maven jars in .kafka/lib (deploy/kafka/pom.xml).
+
+Layout under data_dir: server.properties, cluster.id, kafka.pid, data/ (log.dirs) and logs/
+(server.log from log4j, kafkaServer.out for the JVM's own stdout/stderr).
+"""
+
+import base64
+import os
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from footfall import paths
+from footfall.procs import cmdline, pid_alive, read_pid, terminate
+
+READY_LINE = "Kafka Server started"
+
+# The G1 flags are the ones bin/kafka-run-class.sh sets; 1 GB is the scripts' default heap.
+JVM_FLAGS = (
+    "-Xms256m",
+    "-Xmx1g",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-Djava.awt.headless=true",
+)
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be prepared, started or reached."""
+
+
+def find_free_ports(count: int) -> list[int]:
+    """Ports free right now on 127.0.0.1; all sockets stay bound until each port is picked."""
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+def java_executable() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    return str(Path(java_home) / "bin" / "java") if java_home else "java"
+
+
+def ensure_jars(lib_dir: Path | None = None) -> Path:
+    """Fetch the broker jars with Maven unless the lib dir already holds some."""
+    lib = lib_dir or paths.kafka_lib_dir()
+    if lib.is_dir() and any(lib.glob("*.jar")):
+        return lib
+    lib.mkdir(parents=True, exist_ok=True)
+    pom = paths.kafka_deploy_dir() / "pom.xml"
+    # The output path must be absolute: the plugin resolves relative paths against the POM's dir.
+    cmd = ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies"]
+    cmd += ["-DincludeScope=runtime", f"-DoutputDirectory={lib.resolve()}"]
+    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+    if not any(lib.glob("*.jar")):
+        raise BrokerError(f"mvn copied no jars into {lib}")
+    return lib
+
+
+def new_cluster_id() -> str:
+    """A Kafka Uuid: 16 random bytes, URL-safe Base64 without padding, never starting with '-'."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+class LocalBroker:
+    """One broker+controller process; data survives stop/start on the same data_dir."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        *,
+        lib_dir: Path | None = None,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.controller_port = controller_port
+        self.lib_dir = lib_dir or paths.kafka_lib_dir()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def server_log(self) -> Path:
+        return self.log_dir / "server.log"
+
+    @property
+    def stdout_log(self) -> Path:
+        return self.log_dir / "kafkaServer.out"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "data"
+
+    @property
+    def properties_file(self) -> Path:
+        return self.data_dir / "server.properties"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "kafka.pid"
+
+    def ensure_jars(self) -> None:
+        ensure_jars(self.lib_dir)
+
+    def write_properties(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.properties_file.write_text(self._properties())
+        return self.properties_file
+
+    def _properties(self) -> str:
+        host = "127.0.0.1"  # advertise 127.0.0.1, not localhost (which may resolve to ::1)
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            # A static voter set (format without --standalone) is not stored in the metadata
+            # log, so a restart with a different controller port still works.
+            "controller.quorum.voters": f"1@{host}:{self.controller_port}",
+            "listeners": f"PLAINTEXT://{host}:{self.port},CONTROLLER://{host}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{self.port}",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.storage_dir),
+            "num.partitions": "1",
+            "auto.create.topics.enable": "false",
+            # One node: internal topics need RF 1 / min ISR 1, or groups and transactions hang.
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+        }
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def cluster_id(self) -> str:
+        """The id this data dir was (or will be) formatted with, kept next to the data."""
+        path = self.data_dir / "cluster.id"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cid = new_cluster_id()
+        path.write_text(cid + "\n")
+        return cid
+
+    def is_formatted(self) -> bool:
+        return (self.storage_dir / "meta.properties").exists()
+
+    def format(self) -> None:
+        """Format the storage once; an already formatted dir is left alone so no data is lost."""
+        if self.is_formatted():
+            return
+        tools_log = paths.kafka_deploy_dir() / "log4j2-tools.properties"
+        cmd = [java_executable(), "-Xmx256m", "-cp", f"{self.lib_dir}/*"]
+        cmd += [f"-Dlog4j2.configurationFile={tools_log}", "kafka.tools.StorageTool", "format"]
+        cmd += ["-t", self.cluster_id(), "-c", str(self.write_properties())]
+        done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise BrokerError(f"kafka storage format failed:\n{done.stdout}{done.stderr}")
+
+    def start(self) -> None:
+        """Prepare (jars, config, format) and launch the JVM; call wait_ready() next."""
+        if self.is_running():
+            raise BrokerError(f"a broker is already running for {self.data_dir}")
+        for port in (self.port, self.controller_port):
+            if port_in_use(port):
+                raise BrokerError(f"port {port} is already in use on 127.0.0.1")
+        self.ensure_jars()
+        self.write_properties()
+        self.format()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        # server.log is appended to across restarts; only lines after this offset count.
+        self._log_offset = self.server_log.stat().st_size if self.server_log.exists() else 0
+        with self.stdout_log.open("ab") as out:
+            # Own session: Ctrl-C in the terminal reaches the supervisor only, which stops us last.
+            self._proc = subprocess.Popen(
+                self._command(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{self._proc.pid}\n")
+
+    def _command(self) -> list[str]:
+        log4j = paths.kafka_deploy_dir() / "log4j2.properties"
+        cmd = [java_executable(), *JVM_FLAGS, f"-Dkafka.logs.dir={self.log_dir}"]
+        cmd += [f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{self.lib_dir}/*"]
+        return [*cmd, "kafka.Kafka", str(self.properties_file)]
+
+    def wait_ready(self, timeout: float = 90.0) -> float:
+        """Block until the broker serves requests; returns the seconds waited."""
+        started = time.monotonic()
+        next_probe = started
+        while True:
+            self._raise_if_died()
+            if self._ready_line_seen():
+                return time.monotonic() - started
+            now = time.monotonic()
+            if now >= next_probe:  # fallback in case the log config changes
+                next_probe = now + 2.0
+                if port_in_use(self.port) and metadata_ok(self.bootstrap):
+                    return time.monotonic() - started
+            if now - started > timeout:
+                raise BrokerError(f"Kafka not ready after {timeout:.0f}s; see {self.server_log}")
+            time.sleep(0.1)
+
+    def _raise_if_died(self) -> None:
+        if self._proc is None or self._proc.poll() is None:
+            return
+        code = self._proc.returncode
+        self.pid_file.unlink(missing_ok=True)
+        raise BrokerError(
+            f"Kafka exited with code {code} during start-up; see {self.server_log} "
+            f"and {self.stdout_log}"
+        )
+
+    def _ready_line_seen(self) -> bool:
+        try:
+            with self.server_log.open("rb") as log:
+                log.seek(self._log_offset)
+                return READY_LINE.encode() in log.read()
+        except FileNotFoundError:
+            return False
+
+    def pid(self) -> int | None:
+        """The broker's pid, from our own child or the pid file (checked to be a Kafka JVM)."""
+        if self._proc is not None:
+            return self._proc.pid if self._proc.poll() is None else None
+        pid = read_pid(self.pid_file)
+        # Pids get reused: only trust one that is still a Kafka broker.
+        if pid is None or not pid_alive(pid) or "kafka.Kafka" not in cmdline(pid):
+            return None
+        return pid
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (controlled shutdown), then SIGKILL after `timeout` seconds."""
+        pid = self.pid()
+        if pid is not None:
+            terminate(pid, self._proc, timeout)
+        self._proc = None
+        self.pid_file.unlink(missing_ok=True)
+
+
+def metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
+    """True when a client metadata request succeeds (a bare TCP accept is not enough)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        admin.list_topics(timeout=timeout)
+    except Exception:  # KafkaException on timeout or transport errors
+        return False
+    return True

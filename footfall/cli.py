@@ -1,0 +1,110 @@
+"""`footfall up|down|status|query`: the local runner's command line."""
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import httpx
+
+from footfall import runstate
+from footfall.broker import BrokerError, LocalBroker
+from footfall.children import health_ok
+from footfall.config import RunConfig
+from footfall.procs import wait_exit
+
+NOT_RUNNING = 3  # LSB status code for "program is not running"
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from footfall.supervisor import run_up
+
+    cfg = RunConfig.from_env(args.kafka_port, args.controller_port)
+    try:
+        return run_up(cfg)
+    except (BrokerError, RuntimeError) as exc:
+        print(f"footfall: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    data_dir = RunConfig.from_env().data_dir
+    pid = runstate.running_pid(data_dir)
+    if pid is None:
+        print("footfall: not running")
+        return 0
+    print(f"footfall: stopping pid {pid} ...", flush=True)
+    os.kill(pid, signal.SIGTERM)
+    if wait_exit(pid, None, args.timeout):
+        print("footfall: stopped")
+        return 0
+    print(f"footfall: pid {pid} still running after {args.timeout:.0f}s", file=sys.stderr)
+    return 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg = RunConfig.from_env()
+    pid = runstate.running_pid(cfg.data_dir)
+    if args.quiet:
+        return 0 if pid is not None else NOT_RUNNING
+    print(f"data dir   {cfg.data_dir}")
+    print(f"up         {f'running (pid {pid})' if pid else 'not running'}")
+    state = runstate.read_state(cfg.data_dir) if pid else {}
+    bpid = LocalBroker(cfg.kafka_dir).pid()
+    where = state.get("bootstrap", cfg.bootstrap)
+    print(f"kafka      {f'running (pid {bpid})' if bpid else 'not running'}  {where}")
+    for name, child in state.get("children", {}).items():
+        health = "healthy" if health_ok(child["health"]) else "NOT healthy"
+        print(
+            f"{name:<10} pid {child['pid']}  {health}  {child['health']}  "
+            f"restarts {child['restarts']}  log {child['log']}"
+        )
+    return 0 if pid is not None else NOT_RUNNING
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    sql = sys.stdin.read() if args.sql == "-" else args.sql
+    url = f"{RunConfig.from_env().sink_url}/query"
+    params = {"format": args.format} if args.format else None
+    try:
+        resp = httpx.post(url, content=sql.encode(), params=params, timeout=args.timeout)
+    except httpx.HTTPError as exc:
+        print(
+            f"footfall: cannot reach the sink at {url} ({exc}); is `footfall up` running?",
+            file=sys.stderr,
+        )
+        return 2
+    if resp.status_code != 200:
+        print(resp.text.rstrip(), file=sys.stderr)
+        return 1
+    sys.stdout.buffer.write(resp.content)
+    sys.stdout.flush()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="footfall", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run Kafka, the API and the sink in the foreground")
+    up.add_argument("--kafka-port", type=int, default=9092)
+    up.add_argument("--controller-port", type=int, default=9093)
+    up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="stop a running `up` and wait for it to exit")
+    down.add_argument("--timeout", type=float, default=150.0)
+    down.set_defaults(func=cmd_down)
+    status = sub.add_parser("status", help="show what runs (exit 3 when `up` is not running)")
+    status.add_argument("-q", "--quiet", action="store_true", help="exit code only")
+    status.set_defaults(func=cmd_status)
+    query = sub.add_parser("query", help="run read-only SQL through the sink's /query")
+    query.add_argument("sql", help="SQL text, or - to read it from stdin")
+    query.add_argument("--format", "-f", help="ClickHouse output format")
+    query.add_argument("--timeout", type=float, default=60.0)
+    query.set_defaults(func=cmd_query)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code

@@ -1,0 +1,76 @@
+"""Settings the runner and CLI read from the environment (see docs/contract-for-helpers.md)."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from footfall import paths
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data_dir: Path
+    kafka_port: int
+    controller_port: int
+    topic_prefix: str
+    api_host: str
+    api_port: int
+    sink_host: str
+    sink_port: int
+
+    @classmethod
+    def from_env(cls, kafka_port: int = 9092, controller_port: int = 9093) -> "RunConfig":
+        return cls(
+            data_dir=paths.data_dir(),
+            kafka_port=kafka_port,
+            controller_port=controller_port,
+            topic_prefix=os.environ.get("FOOTFALL_TOPIC_PREFIX", ""),
+            api_host=_env("FOOTFALL_API_HOST", "127.0.0.1"),
+            api_port=int(_env("FOOTFALL_API_PORT", "8080")),
+            sink_host=_env("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1"),
+            sink_port=int(_env("FOOTFALL_SINK_HTTP_PORT", "8124")),
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{_connect_host(self.api_host)}:{self.api_port}"
+
+    @property
+    def sink_url(self) -> str:
+        return f"http://{_connect_host(self.sink_host)}:{self.sink_port}"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.data_dir / "kafka"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def child_env(self) -> dict[str, str]:
+        """The environment contract for the API and the sink, on top of the caller's env."""
+        env = dict(os.environ)
+        env.update(
+            FOOTFALL_DATA_DIR=str(self.data_dir),
+            FOOTFALL_KAFKA_BOOTSTRAP=self.bootstrap,
+            FOOTFALL_TOPIC_PREFIX=self.topic_prefix,
+            FOOTFALL_API_HOST=self.api_host,
+            FOOTFALL_API_PORT=str(self.api_port),
+            FOOTFALL_SINK_HTTP_HOST=self.sink_host,
+            FOOTFALL_SINK_HTTP_PORT=str(self.sink_port),
+            PYTHONUNBUFFERED="1",  # logs reach the files as they are written
+        )
+        return env
+
+
+def _connect_host(host: str) -> str:
+    # A server bound to all interfaces is reached on loopback.
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host

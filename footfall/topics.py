@@ -1,0 +1,69 @@
+"""Create Footfall's topics (auto-creation is off on our brokers); safe to run repeatedly."""
+
+import time
+from typing import TYPE_CHECKING
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # the admin stubs do not re-export it
+
+from eventschema.kafka_contract import TopicSpec, topic_specs
+
+if TYPE_CHECKING:  # private module, so only for the type checker
+    from confluent_kafka.admin._metadata import TopicMetadata
+
+
+class TopicError(RuntimeError):
+    """A topic could not be created or did not appear in time."""
+
+
+def ensure_topics(bootstrap: str, prefix: str = "", timeout: float = 30.0) -> list[str]:
+    """Create the prefix's topics if missing and wait until the broker reports all of them."""
+    specs = topic_specs(prefix)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([_new_topic(s) for s in specs], operation_timeout=timeout)
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicError(f"creating topic {name} failed: {exc}") from exc
+    _wait_visible(admin, specs, timeout)
+    return [s.name for s in specs]
+
+
+def _new_topic(spec: TopicSpec) -> NewTopic:
+    # One broker, so replication factor 1.
+    return NewTopic(
+        spec.name, num_partitions=spec.partitions, replication_factor=1, config=spec.config
+    )
+
+
+def _wait_visible(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout: float) -> None:
+    """CreateTopics returns before every partition has a leader; wait for the metadata."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = _missing(admin, specs)
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TopicError(f"topics not ready after {timeout:.0f}s: {', '.join(missing)}")
+        time.sleep(0.2)
+
+
+def _missing(admin: AdminClient, specs: tuple[TopicSpec, ...]) -> list[str]:
+    topics = admin.list_topics(timeout=10).topics
+    return [s.name for s in specs if not _ready(topics.get(s.name), s)]
+
+
+def _ready(meta: "TopicMetadata | None", spec: TopicSpec) -> bool:
+    if meta is None or meta.error is not None or len(meta.partitions) < spec.partitions:
+        return False
+    return all(p.leader >= 0 for p in meta.partitions.values())
+
+
+def partition_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+    """Partition count per existing topic (for status output and tests)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topics = admin.list_topics(timeout=10).topics
+    return {n: len(topics[n].partitions) for n in names if n in topics}

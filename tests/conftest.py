@@ -1,0 +1,33 @@
+"""Shared fixtures: one real local Kafka broker per test session, unique topics per test."""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from footfall.topics import ensure_topics
+from tests.support.local_kafka import start_broker
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """127.0.0.1:<port> of a broker started for this session (FOOTFALL_TEST_KAFKA_BOOTSTRAP
+    points the tests at an existing broker instead)."""
+    external = os.environ.get("FOOTFALL_TEST_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    broker = start_broker(tmp_path_factory.mktemp("kafka"))
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def topic_prefix(kafka_bootstrap: str) -> str:
+    """A fresh prefix whose events / quarantine / dlq topics exist, so tests never share data."""
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    ensure_topics(kafka_bootstrap, prefix)
+    return prefix

@@ -1,0 +1,18 @@
+"""Start a real local broker for tests (footfall.broker on free ports)."""
+
+from pathlib import Path
+
+from footfall.broker import LocalBroker, find_free_ports
+
+
+def start_broker(data_dir: Path) -> LocalBroker:
+    """A ready broker on fresh ports; the caller stops it."""
+    port, controller_port = find_free_ports(2)
+    broker = LocalBroker(data_dir, port, controller_port)
+    broker.start()
+    try:
+        broker.wait_ready()
+    except BaseException:
+        broker.stop()
+        raise
+    return broker
