@@ -1,0 +1,164 @@
+"""ClickHouse sink throughput, run by hand: `.venv/bin/python bench/sink_throughput.py [N]`.
+
+Starts a fresh local broker, produces N (default 300,000) realistic encoded events straight to a
+fresh `events` topic (6 partitions), then starts the sink (`python -m consumers.clickhouse_sink`)
+on a fresh chDB and times until count() reaches N. Prints rows/s (wall, from the sink being
+healthy to the last row) and rows per CPU-second of the sink process (utime + stime from
+/proc/<pid>/stat over the same interval; chDB runs inside that process).
+
+SINK_PYTHONPATH=/some/dir puts another copy of `consumers/` first on the sink's path, e.g. to
+measure an older version side by side without touching the checkout.
+"""
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from confluent_kafka import Producer
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from eventschema import Event, EventCodec  # noqa: E402
+from footfall.broker import LocalBroker, find_free_ports  # noqa: E402
+from footfall.topics import ensure_topics  # noqa: E402
+
+PREFIX = "bench_"
+SOURCES = [("facebook", "paid_social", "fbclid"), ("google", "cpc", "gclid"),
+           ("newsletter", "email", ""), ("tiktok", "paid_social", "ttclid")]  # fmt: skip
+AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
+
+
+def make_event(i: int, now: datetime) -> Event:
+    source, medium, click = SOURCES[i % len(SOURCES)]
+    query = f"utm_source={source}&utm_medium={medium}&utm_campaign=spring"
+    if click:
+        query += f"&{click}=Cl1ck{i}"
+    url = f"https://shop.example/p/cam-{i % 300}?{query}"
+    page = {"url": url, "path": f"/p/cam-{i % 300}", "referrer": "https://www.google.com/",
+            "title": "Camera"}  # fmt: skip
+    context = {
+        "page": page, "userAgent": AGENT, "ip": f"203.0.113.{i % 250}", "locale": "de-DE",
+        "library": {"name": "analytics.js", "version": "5.2.0"},
+        "screen": {"width": 1920, "height": 1080},
+    }  # fmt: skip
+    if i % 3 == 0:
+        context["campaign"] = {"source": source, "medium": medium, "name": "spring"}
+    kind = "page" if i % 5 == 0 else "track"
+    stamp = now - timedelta(milliseconds=random.randint(0, 5_000))
+    return Event(
+        message_id=str(uuid.uuid4()), type=kind, timestamp=stamp, received_at=now,
+        event=None if kind == "page" else "Product Viewed",
+        name="Camera" if kind == "page" else None,
+        anonymous_id=f"anon-{i % 5000}", user_id=f"user-{i % 900}" if i % 4 == 0 else None,
+        original_timestamp=stamp, sent_at=now,
+        properties={"product_id": f"cam-{i % 300}", "price": 499.0, "currency": "EUR",
+                    "section": "similar-products"},
+        context=context, integrations={}, source="http",
+    )  # fmt: skip
+
+
+def produce(bootstrap: str, topic: str, count: int) -> None:
+    codec = EventCodec()
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50,
+                         "compression.type": "lz4", "batch.size": 1_000_000})  # fmt: skip
+    now = datetime.now(UTC)
+    for i in range(count):
+        event = make_event(i, now)
+        payload = codec.encode(event.to_record())
+        while True:
+            try:
+                producer.produce(topic, payload, event.key)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    assert producer.flush(60) == 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def count_rows(url: str) -> int:
+    answer = httpx.post(
+        f"{url}/query",
+        params={"format": "TabSeparated"},
+        content="SELECT count() FROM events",
+        timeout=60,
+    )
+    answer.raise_for_status()
+    return int(answer.text.strip())
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "sink exited"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("sink did not become healthy")
+
+
+def main() -> None:
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
+    with tempfile.TemporaryDirectory(prefix="sink-bench-") as tmp:
+        work = Path(tmp)
+        port, controller, http_port = find_free_ports(3)
+        broker = LocalBroker(work / "kafka", port, controller)
+        broker.start()
+        sink: subprocess.Popen[bytes] | None = None
+        try:
+            broker.wait_ready()
+            ensure_topics(broker.bootstrap, PREFIX)
+            started = time.monotonic()
+            produce(broker.bootstrap, f"{PREFIX}events", total)
+            print(f"produced {total:,} events in {time.monotonic() - started:.1f} s")
+            path = [p for p in (os.environ.get("SINK_PYTHONPATH"), str(REPO)) if p]
+            env = {
+                **os.environ, "PYTHONPATH": os.pathsep.join(path),
+                "FOOTFALL_DATA_DIR": str(work), "FOOTFALL_KAFKA_BOOTSTRAP": broker.bootstrap,
+                "FOOTFALL_TOPIC_PREFIX": PREFIX, "FOOTFALL_SINK_GROUP": f"{PREFIX}sink",
+                "FOOTFALL_CLICKHOUSE_DSN": f"chdb://{work / 'clickhouse'}",
+                "FOOTFALL_SINK_HTTP_PORT": str(http_port),
+            }  # fmt: skip
+            log = (work / "sink.log").open("wb")
+            command = [sys.executable, "-m", "consumers.clickhouse_sink"]
+            sink = subprocess.Popen(
+                command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            url = f"http://127.0.0.1:{http_port}"
+            wait_healthy(url, sink)
+            cpu_before, t0 = cpu_seconds(sink.pid), time.monotonic()
+            rows = 0
+            while rows < total:
+                assert sink.poll() is None, (work / "sink.log").read_text()[-3000:]
+                time.sleep(0.2)
+                rows = count_rows(url)
+                if time.monotonic() - t0 > 900:
+                    raise TimeoutError(f"only {rows} rows after 900 s")
+            wall, cpu = time.monotonic() - t0, cpu_seconds(sink.pid) - cpu_before
+            print(f"sink: {rows:,} rows in {wall:.2f} s wall, {cpu:.2f} CPU-s "
+                  f"({os.cpu_count()} cores)")  # fmt: skip
+            print(f"  {rows / wall:,.0f} rows/s wall")
+            print(f"  {rows / cpu:,.0f} rows per CPU-second of the sink process")
+        finally:
+            if sink is not None:
+                sink.terminate()
+                sink.wait(60)
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Kafka consumers (workers). They import `eventschema` only."""

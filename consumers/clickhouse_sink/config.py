@@ -1,0 +1,64 @@
+"""Sink settings from the environment (names and defaults: docs/contract-for-helpers.md)."""
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from eventschema.kafka_contract import Topics
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    bootstrap: str
+    topics: Topics
+    group_id: str
+    clickhouse_dsn: str
+    database: str
+    http_host: str
+    http_port: int
+    batch_size: int
+    batch_seconds: float
+    migrations_dir: Path
+    instance_id: str | None
+    commit_interval: float = 1.0
+    dead_letter_timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> "SinkConfig":
+        env = os.environ
+        data_dir = Path(env.get("FOOTFALL_DATA_DIR", str(REPO_ROOT / ".footfall")))
+        dsn = env.get("FOOTFALL_CLICKHOUSE_DSN", f"chdb://{data_dir / 'clickhouse'}")
+        return cls(
+            bootstrap=env.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            topics=Topics.from_env(),
+            group_id=env.get("FOOTFALL_SINK_GROUP", "footfall-clickhouse-sink"),
+            clickhouse_dsn=dsn,
+            database=env.get("FOOTFALL_CLICKHOUSE_DATABASE", "footfall"),
+            http_host=env.get("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1"),
+            http_port=int(env.get("FOOTFALL_SINK_HTTP_PORT", "8124")),
+            batch_size=int(env.get("FOOTFALL_SINK_BATCH_SIZE", "10000")),
+            batch_seconds=float(env.get("FOOTFALL_SINK_BATCH_SECONDS", "1.0")),
+            migrations_dir=Path(
+                env.get("FOOTFALL_MIGRATIONS_DIR", str(REPO_ROOT / "deploy/clickhouse/migrations"))
+            ),
+            dead_letter_timeout=float(env.get("FOOTFALL_SINK_DLQ_TIMEOUT_SECONDS", "10")),
+            commit_interval=float(env.get("FOOTFALL_SINK_COMMIT_SECONDS", "1.0")),
+            instance_id=env.get("FOOTFALL_SINK_INSTANCE_ID") or _default_instance_id(dsn),
+        )
+
+    @property
+    def is_chdb(self) -> bool:
+        return self.clickhouse_dsn.startswith("chdb:")
+
+
+def _default_instance_id(dsn: str) -> str | None:
+    """Static group membership for chDB: only one process can hold a chDB path, so the path names
+    the member. A restarted sink then gets its partitions back at once instead of waiting out the
+    dead member's session timeout (45 s). Server DSNs may run several sinks: dynamic membership.
+    """
+    if not dsn.startswith("chdb:"):
+        return None
+    return "chdb-" + hashlib.sha256(dsn.encode()).hexdigest()[:16]

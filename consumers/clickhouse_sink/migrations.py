@@ -1,0 +1,75 @@
+"""Versioned SQL migrations (deploy/clickhouse/migrations/NNNN_name.sql), applied once each.
+
+Applied versions are recorded in `<database>.schema_migrations`. The SQL uses unqualified table
+names and runs with the client's database set, so the same files work on chDB and on a server.
+Statements are separated by a `;` at the end of a line; write no `;` at the end of comment lines.
+"""
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+log = logging.getLogger(__name__)
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_SPLIT = re.compile(r";[ \t]*$", re.MULTILINE)
+LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree ORDER BY version"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    def statements(self) -> list[str]:
+        chunks = (chunk.strip() for chunk in _SPLIT.split(self.sql))
+        return [chunk for chunk in chunks if _has_code(chunk)]
+
+
+def _has_code(chunk: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
+
+
+def discover(folder: Path) -> list[Migration]:
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        match = _FILE.match(path.name)
+        if not match:
+            raise ValueError(f"migration file name must be NNNN_name.sql: {path.name}")
+        found.append(Migration(int(match.group(1)), match.group(2), path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"duplicate migration versions in {folder}")
+    return found
+
+
+def apply(client: Client, folder: Path) -> list[int]:
+    """Apply pending migrations in version order; returns the versions applied now."""
+    client.command(LEDGER)
+    done = {
+        int(row[0]) for row in client.query("SELECT version FROM schema_migrations").result_rows
+    }
+    applied = []
+    for migration in discover(folder):
+        if migration.version in done:
+            continue
+        for statement in migration.statements():
+            client.command(statement)
+        client.insert(
+            "schema_migrations",
+            [[migration.version, migration.name, migration.checksum]],
+            column_names=["version", "name", "checksum"],
+        )
+        log.info("applied migration %04d_%s", migration.version, migration.name)
+        applied.append(migration.version)
+    return applied

@@ -1,0 +1,157 @@
+"""The sink end to end: real broker, real chDB in tmp_path, the sink as a subprocess."""
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from eventschema import EventCodec
+from eventschema.kafka_contract import Topics
+from footfall.topics import ensure_topics
+from tests.support.kafka_tools import read_all
+from tests.support.sink import Sink, make_events, produce, produce_raw
+
+
+@pytest.fixture
+def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
+    running = Sink(kafka_bootstrap, topic_prefix, tmp_path)
+    running.start()
+    yield running
+    running.stop()
+
+
+def topics(prefix: str) -> Topics:
+    return Topics(f"{prefix}events", f"{prefix}events_quarantine", f"{prefix}events_dlq")
+
+
+def test_events_land_exactly_once_even_when_produced_twice(sink: Sink) -> None:
+    events = make_events(500)
+    produce(sink.bootstrap, topics(sink.prefix).events, events)
+    assert sink.wait_rows(500) == [500, 500, 500]
+    produce(sink.bootstrap, topics(sink.prefix).events, events)  # a producer retry, say
+    time.sleep(3)
+    final, distinct, _raw = sink.wait_rows(500)
+    assert (final, distinct) == (500, 500)
+    row = sink.query("SELECT utm_source, gclid != '', page_path LIKE '/p/%' FROM events LIMIT 1")
+    assert row.text.split() == ["news", "1", "1"]
+
+
+def test_poison_records_go_to_the_dead_letter_topic(sink: Sink) -> None:
+    names = topics(sink.prefix)
+    garbage = [b"not avro", b"", b"\xc3\x01" + b"\x00" * 8 + b"body"]  # last: unknown fingerprint
+    produce(sink.bootstrap, names.events, make_events(100))
+    produce_raw(sink.bootstrap, names.events, garbage)
+    produce(sink.bootstrap, names.events, make_events(100))
+    assert sink.wait_rows(200)[:2] == [200, 200]
+    deadline = time.monotonic() + 30
+    dead = read_all(sink.bootstrap, names.dead_letter)
+    while len(dead) < len(garbage) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        dead = read_all(sink.bootstrap, names.dead_letter)
+    assert sorted(m.value() or b"" for m in dead) == sorted(garbage)
+    for message in dead:
+        headers = {k: v.decode() for k, v in list(message.headers() or []) if isinstance(v, bytes)}
+        assert headers["original_topic"] == names.events
+        assert int(headers["original_offset"]) >= 0 and int(headers["original_partition"]) >= 0
+        assert headers["reason"] == "decode_error" and headers["step"] == "decode"
+        assert int(headers["ts"]) > 0
+    metrics = httpx.get(f"{sink.url}/metrics").text
+    assert 'footfall_sink_dead_letters_total{reason="decode_error"} 3.0' in metrics
+
+
+def test_unavailable_dead_letter_topic_stops_the_partition_until_it_is_back(sink: Sink) -> None:
+    names = topics(sink.prefix)
+    admin = AdminClient({"bootstrap.servers": sink.bootstrap})
+    admin.delete_topics([names.dead_letter])[names.dead_letter].result(30)
+    codec = EventCodec()
+    after = make_events(20)
+    produce_raw(sink.bootstrap, names.events, [b"poison"], partition=0)
+    produce_raw(sink.bootstrap, names.events, [codec.encode(e.to_record()) for e in after], 0)
+    time.sleep(8)  # several dead-letter attempts fail meanwhile
+    assert sink.scalar_row("SELECT count() FROM events") == [0]  # nothing past the poison
+    ensure_topics(sink.bootstrap, sink.prefix)
+    assert sink.wait_rows(20, timeout=60) == [20, 20, 20]
+    dead = read_all(sink.bootstrap, names.dead_letter)
+    assert [m.value() for m in dead] == [b"poison"]
+
+
+def test_query_endpoint_is_read_only(sink: Sink) -> None:
+    for sql in [
+        "INSERT INTO events (message_id) VALUES ('x')",
+        "CREATE TABLE t (a Int8) ENGINE = Memory",
+        "DROP TABLE events",
+        "SET readonly = 0",
+    ]:
+        response = sink.query(sql)
+        assert response.status_code == 400, (sql, response.text)
+    assert sink.query("SELECT count() FROM events").status_code == 200
+    assert sink.query("SELECT 1", fmt="JSONEachRow").text.strip() == '{"1":1}'
+
+
+def test_sigkill_during_load_keeps_exactly_once(sink: Sink) -> None:
+    total, chunk = 20_000, 500
+    name = topics(sink.prefix).events
+    producer = threading.Thread(target=produce_slowly, args=(sink, name, total, chunk))
+    producer.start()
+    kills, seen = 0, 0
+    while kills < 4 and producer.is_alive():
+        seen = wait_for_progress(sink, seen)  # the sink is consuming and inserting right now
+        time.sleep(random.uniform(0.05, 0.8))  # so the kill lands in the middle of batches
+        sink.kill()
+        kills += 1
+        sink.start()
+    producer.join()
+    final, distinct, raw = sink.wait_rows(total, timeout=180)
+    assert (final, distinct, raw) == (total, total, total)
+    assert kills >= 3
+
+
+def test_crash_between_insert_and_commit_does_not_reinsert(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    # Commits effectively never happen, so every restart re-reads the whole topic: only the
+    # stored max(kafka_offset) per partition keeps the rows from being inserted again.
+    sink = Sink(kafka_bootstrap, topic_prefix, tmp_path, commit_seconds=3600)
+    sink.start()
+    try:
+        produce(sink.bootstrap, topics(topic_prefix).events, make_events(3_000))
+        for _ in range(3):
+            assert sink.wait_rows(3_000) == [3_000, 3_000, 3_000]
+            sink.kill()
+            sink.start()
+        time.sleep(3)
+        assert sink.wait_rows(3_000) == [3_000, 3_000, 3_000]
+        assert "footfall_sink_records_skipped_total 3000.0" in httpx.get(f"{sink.url}/metrics").text
+    finally:
+        sink.stop()
+
+
+def produce_slowly(sink: Sink, topic: str, total: int, chunk: int) -> None:
+    for _ in range(total // chunk):
+        produce(sink.bootstrap, topic, make_events(chunk, visitors=500))
+        time.sleep(0.15)
+
+
+def wait_for_progress(sink: Sink, seen: int, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = sink.scalar_row("SELECT count() FROM events")[0]
+        if raw > seen:
+            return raw
+        time.sleep(0.1)
+    raise AssertionError("the sink made no progress")
+
+
+def test_restart_reapplies_no_migration_and_keeps_rows(sink: Sink) -> None:
+    produce(sink.bootstrap, topics(sink.prefix).events, make_events(50))
+    assert sink.wait_rows(50)[0] == 50
+    assert sink.stop() == 0  # SIGTERM: flush, commit, exit cleanly
+    sink.start()
+    versions = sink.query("SELECT count(), uniqExact(version) FROM schema_migrations").text.split()
+    assert versions[0] == versions[1]
+    assert sink.wait_rows(50) == [50, 50, 50]
