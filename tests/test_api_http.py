@@ -11,7 +11,7 @@ from eventschema import EventCodec
 from eventschema.kafka_contract import HEADER_EVENT, HEADER_SCHEMA, Topics
 from producer_api.app import create_app
 from producer_api.config import Settings
-from tests.support.kafka_tools import end_offsets, read_all
+from tests.support.kafka_tools import end_offsets, header, read_all, value_of
 
 KEY = "test-write-key"
 AUTH = (KEY, "")
@@ -59,10 +59,9 @@ def test_track_is_acknowledged_and_in_kafka_with_key_and_headers(
     assert answer.json() == {"success": True, "accepted": 1}
     [message] = read_all(kafka_bootstrap, topics.events)
     assert message.key() == b"visitor-1"
-    headers = dict(message.headers() or [])
-    assert headers[HEADER_EVENT] == b"Signed Up"
-    assert headers[HEADER_SCHEMA].startswith(b"footfall.Event/v2/")
-    record = EventCodec().decode(message.value())
+    assert header(message, HEADER_EVENT) == b"Signed Up"
+    assert header(message, HEADER_SCHEMA).startswith(b"footfall.Event/v2/")
+    record = EventCodec().decode(value_of(message))
     assert record["message_id"] == "m-1"
     assert orjson.loads(record["properties"]) == {"plan": "pro"}
     assert orjson.loads(record["context"])["page"] == {"path": "/register"}
@@ -86,7 +85,7 @@ def test_batch_reports_each_invalid_event_and_quarantines_it(
         (3, "invalid_type"),
     ]
     assert len(read_all(kafka_bootstrap, topics.events)) == 2
-    quarantined = [orjson.loads(m.value()) for m in read_all(kafka_bootstrap, topics.quarantine)]
+    quarantined = [orjson.loads(value_of(m)) for m in read_all(kafka_bootstrap, topics.quarantine)]
     assert sorted(q["index"] for q in quarantined) == [1, 3]
     assert quarantined[0]["reason"]["code"] in {"missing_field", "invalid_type"}
 
@@ -113,7 +112,7 @@ def test_batch_level_sent_at_and_context_apply_to_each_message(
     )
     assert answer.status_code == 200, answer.text
     [message] = read_all(kafka_bootstrap, topics.events)
-    record = EventCodec().decode(message.value())
+    record = EventCodec().decode(value_of(message))
     context = orjson.loads(record["context"])
     assert context["library"] == {"name": "test-lib"}
     assert context["locale"] == "de"
@@ -303,7 +302,7 @@ def test_bad_input_gets_its_status_and_nothing_reaches_kafka(
     code: str,
 ) -> None:
     before = end_offsets(kafka_bootstrap, topics.events)
-    answer = client.post(path, auth=auth, **request_args)  # type: ignore[arg-type]
+    answer = client.post(path, auth=auth, **request_args)
     assert answer.status_code == status, answer.text
     body = answer.json()
     assert body["success"] is False

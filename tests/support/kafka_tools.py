@@ -52,3 +52,15 @@ def read_all(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Message]
     finally:
         consumer.close()
     return messages
+
+
+def value_of(message: Message) -> bytes:
+    value = message.value()
+    assert isinstance(value, bytes), "message has no value"
+    return value
+
+
+def header(message: Message, name: str) -> bytes:
+    found = dict(message.headers() or []).get(name)
+    assert isinstance(found, bytes), f"message has no {name} header"
+    return found
