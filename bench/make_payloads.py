@@ -13,11 +13,19 @@ def event(index: int) -> dict[str, object]:
         "messageId": f"bench-{index:08d}-0000-4000-8000-000000000000",  # SDKs always send one
         "anonymousId": f"bench-{index % 5000}",
         "timestamp": "2026-11-27T12:00:00.000Z",
-        "properties": {"product_id": f"cam-{index % 300}", "price": 499.0, "currency": "EUR",
-                       "section": "similar-products"},
+        "properties": {
+            "product_id": f"cam-{index % 300}",
+            "price": 499.0,
+            "currency": "EUR",
+            "section": "similar-products",
+        },
         "context": {
-            "page": {"url": "https://shop.example/p/cam?utm_source=facebook&fbclid=IwAR2x",
-                     "path": "/p/cam", "referrer": "https://facebook.com/", "title": "Camera"},
+            "page": {
+                "url": "https://shop.example/p/cam?utm_source=facebook&fbclid=IwAR2x",
+                "path": "/p/cam",
+                "referrer": "https://facebook.com/",
+                "title": "Camera",
+            },
             "campaign": {"source": "facebook", "medium": "paid_social", "name": "spring"},
             "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0",
             "library": {"name": "footfall.js", "version": "0.1.0"},
