@@ -14,7 +14,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from consumers.clickhouse_sink import migrations
-from consumers.clickhouse_sink.avro_block import container
+from consumers.clickhouse_sink.avro_block import columns, container
 from consumers.clickhouse_sink.config import REPO_ROOT
 from consumers.clickhouse_sink.processor import COLUMNS, RowRejected, check
 from consumers.clickhouse_sink.writer import EventWriter, connect, ensure_database
@@ -56,7 +56,7 @@ def row_of(client: Client, version: int | None = None, **overrides: Any) -> dict
     values = {k: v for k, v in record(**overrides).items() if k in fields}
     offset = next(_offsets)
     body = container(schema, "events", 3, [(offset, EventCodec(writer=schema).encode(values))])
-    EventWriter(client).insert_avro(body, f"test:{offset}")
+    EventWriter(client).insert_avro(body, columns(schema), f"test:{offset}")
     result = client.query(
         f"SELECT {', '.join(COLUMNS)} FROM events WHERE kafka_offset = {{o:UInt64}}",
         parameters={"o": offset},

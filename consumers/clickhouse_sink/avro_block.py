@@ -39,6 +39,12 @@ def container_header(schema: SchemaVersion) -> bytes:
     return _HEADERS[schema.fingerprint]
 
 
+def columns(schema: SchemaVersion) -> list[str]:
+    """The insert's column list: naming the columns lets ClickHouse compute every other column's
+    DEFAULT, including the EPHEMERAL parsed context they read from (without a list it does not)."""
+    return [field["name"] for field in schema.parsed["fields"]] + [f["name"] for f in KAFKA_FIELDS]
+
+
 def fingerprint_of(payload: bytes) -> bytes | None:
     """The writer fingerprint of a single-object-encoded payload, None if it is not one."""
     if len(payload) < HEADER_LENGTH or payload[:2] != MAGIC:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from consumers.clickhouse_sink import metrics
-from consumers.clickhouse_sink.avro_block import container, fingerprint_of
+from consumers.clickhouse_sink.avro_block import columns, container, fingerprint_of
 from consumers.clickhouse_sink.config import SinkConfig
 from consumers.clickhouse_sink.dead_letters import DeadLetters, DeadLetterUnavailable
 from consumers.clickhouse_sink.processor import RowRejected, check
@@ -255,7 +255,7 @@ class SinkLoop:
         records = [(m.offset() or 0, m.value() or b"") for m in run]
         try:
             body = container(self.schemas[fingerprint], state.topic, state.partition, records)
-            self.writer.insert_avro(body, token)
+            self.writer.insert_avro(body, columns(self.schemas[fingerprint]), token)
         except Exception as error:  # decided by the caller: isolate bad records, else retry
             metrics.INSERT_FAILURES.inc()
             log.warning("insert %s failed: %s", token, str(error)[:500])

@@ -51,11 +51,11 @@ class EventWriter:
     def __init__(self, client: Client) -> None:
         self.client = client
 
-    def insert_avro(self, container: bytes, token: str) -> None:
+    def insert_avro(self, container: bytes, columns: list[str], token: str) -> None:
         """Insert one Avro object container (avro_block); the token makes a retry a no-op."""
         self.client.raw_insert(
             TABLE,
-            column_names=None,
+            column_names=columns,
             insert_block=container,
             settings={**AVRO_SETTINGS, "insert_deduplication_token": token},
             fmt="Avro",
