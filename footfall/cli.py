@@ -1,4 +1,4 @@
-"""`footfall up|down|status|query`: the local runner's command line."""
+"""`footfall up|down|status|query|topics`: the local runner's command line."""
 
 import argparse
 import os
@@ -83,6 +83,21 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(args: argparse.Namespace) -> int:
+    """Create the topics on any broker (docker-compose runs this once before the services)."""
+    from footfall.topics import ensure_topics
+
+    bootstrap = os.environ.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    prefix = os.environ.get("FOOTFALL_TOPIC_PREFIX", "")
+    try:
+        names = ensure_topics(bootstrap, prefix, timeout=args.timeout)
+    except Exception as exc:  # the admin client raises several types; all mean "not done"
+        print(f"footfall: creating topics on {bootstrap} failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"footfall: topics ready on {bootstrap}: {', '.join(names)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="footfall", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", "-f", help="ClickHouse output format")
     query.add_argument("--timeout", type=float, default=60.0)
     query.set_defaults(func=cmd_query)
+    topics = sub.add_parser("topics", help="create the topics on FOOTFALL_KAFKA_BOOTSTRAP")
+    topics.add_argument("--timeout", type=float, default=60.0)
+    topics.set_defaults(func=cmd_topics)
     return parser
 
 

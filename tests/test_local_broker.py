@@ -1,6 +1,9 @@
 """The local broker and topic setup, against a real Kafka JVM (no mocks)."""
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -98,3 +101,18 @@ def test_restarted_broker_keeps_its_data(tmp_path: Path) -> None:
     assert message.value() == b"before restart"
     assert again.cluster_id() == cluster_id
     assert not again.pid_file.exists()
+
+
+def test_topics_command_creates_the_topics_on_any_broker(kafka_bootstrap: str) -> None:
+    prefix = "cli_"
+    env = {
+        **os.environ,
+        "FOOTFALL_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "FOOTFALL_TOPIC_PREFIX": prefix,
+    }
+    for _ in range(2):  # idempotent: the second run finds them and succeeds
+        done = subprocess.run([sys.executable, "-m", "footfall", "topics"], env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    counts = partition_counts(kafka_bootstrap, [f"{prefix}events", f"{prefix}events_dlq"])
+    assert counts == {f"{prefix}events": 6, f"{prefix}events_dlq": 1}
