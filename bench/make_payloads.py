@@ -10,7 +10,7 @@ def event(index: int) -> dict[str, object]:
     return {
         "type": "track",
         "event": "Product Viewed",
-        "messageId": f"bench-{index:08d}-0000-4000-8000-000000000000",  # SDKs always send one
+        "messageId": f"bench-{{{{REQ}}}}-{index:04d}",  # SDKs always send one; wrk fills {{REQ}}
         "anonymousId": f"bench-{index % 5000}",
         "timestamp": "2026-11-27T12:00:00.000Z",
         "properties": {
