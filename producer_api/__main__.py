@@ -20,6 +20,10 @@ def main() -> None:
         timeout_keep_alive=5,
         timeout_graceful_shutdown=20,
         h11_max_incomplete_event_size=16 * 1024,  # headers over 16 KB: closed, not buffered
+        # The client IP comes from producer_api.clientip (trusted proxies only); uvicorn must not
+        # rewrite the peer address from X-Forwarded-For on its own.
+        proxy_headers=False,
+        server_header=False,
     )
 
 

@@ -16,13 +16,26 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from eventschema import EventCodec
-from producer_api.auth import basic_auth_key, check_write_key
+from producer_api.auth import header_key
 from producer_api.body import read_body
+from producer_api.clientip import ClientIpResolver
 from producer_api.config import Settings
+from producer_api.cors import add_cors_headers, preflight
+from producer_api.csv_endpoint import import_csv
 from producer_api.errors import ApiError
-from producer_api.ingest import batch_messages, event_messages, judge, quarantine_messages
+from producer_api.ingest import (
+    SERVER_ONLY_EVENT,
+    batch_messages,
+    event_messages,
+    event_name_key,
+    judge,
+    quarantine_messages,
+)
+from producer_api.keys import KeyRing, WriteKey, authenticate
 from producer_api.metrics import EVENTS, REQUEST_SECONDS, REQUESTS
 from producer_api.publisher import Publisher, PublishError, producer_config
+from producer_api.ratelimit import RateLimiter
+from producer_api.tracker import tracker_script
 
 log = logging.getLogger("footfall.api")
 
@@ -38,9 +51,11 @@ def json_response(
 class IngestEndpoint:
     """One route of the tracking API; `message_type` None means a batch."""
 
-    def __init__(self, message_type: str | None) -> None:
+    def __init__(self, message_type: str | None, route: str | None = None) -> None:
         self.message_type = message_type
-        self.route = f"/v1/{message_type or 'batch'}"
+        self.route = route or f"/v1/{message_type or 'batch'}"
+        # Bulk import of history is a server's job: browser keys only send live tracking.
+        self.server_only = self.route == "/v1/import"
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -55,6 +70,7 @@ class IngestEndpoint:
                 {"success": False, "code": "internal_error", "message": "try again"},
                 {"Retry-After": "5"},
             )
+        add_cors_headers(request, response)
         REQUESTS.labels(self.route, str(response.status_code)).inc()
         REQUEST_SECONDS.labels(self.route).observe(time.perf_counter() - started)
         return response
@@ -62,24 +78,33 @@ class IngestEndpoint:
     async def _handle(self, request: Request) -> Response:
         state = request.app.state
         settings: Settings = state.settings
-        header_key = basic_auth_key(request)
-        if header_key is not None:  # refuse before reading a body we will not accept
-            check_write_key(header_key, None, settings.write_keys)
+        limiter: RateLimiter = state.limiter
+        client_ip = state.client_ip.resolve(request)
+        limiter.check_ip(client_ip)
+        key: WriteKey | None = None
+        if header_key(request) is not None:  # refuse before reading a body we will not accept
+            key = authenticate(request, None, self.server_only)
+            limiter.check_key(key.name)
         body = await read_body(request, settings.max_body_bytes)
         payload = _parse_json(body)
-        check_write_key(header_key, payload, settings.write_keys)
+        if key is None:  # the tracker's key is in the body: known only now
+            key = authenticate(request, payload, self.server_only)
+            limiter.check_key(key.name)
         received_at = datetime.now(UTC)
         if self.message_type is None:
             messages, shared = batch_messages(payload, settings.max_batch_events)
         else:
             messages, shared = [payload], {}
-        client_ip = request.client.host if request.client else None
-        result = judge(messages, shared, received_at, client_ip, self.message_type, len(body))
+        forbidden = state.server_only_events if key.kind == "browser" else frozenset()
+        result = judge(
+            messages, shared, received_at, client_ip, self.message_type, len(body), forbidden
+        )
         if self.message_type is not None and result.rejected:
+            first = result.rejected[0].error
             raise ApiError(
-                400,
-                "invalid_event",
-                result.rejected[0].error.message,
+                403 if first.code == SERVER_ONLY_EVENT else 400,
+                SERVER_ONLY_EVENT if first.code == SERVER_ONLY_EVENT else "invalid_event",
+                first.message,
                 details={"errors": [r.as_dict() for r in result.rejected]},
             )
         outgoing = event_messages(result.accepted, state.codec, settings.topics.events)
@@ -104,11 +129,13 @@ class IngestEndpoint:
 def _ingest_answer(accepted: list[Any], rejected: list[Any]) -> Response:
     errors = [r.as_dict() for r in rejected]
     if rejected and not accepted:
+        # Only forbidden events (browser key): 403, so the client sees a permission problem.
+        forbidden = all(r.error.code == SERVER_ONLY_EVENT for r in rejected)
         return json_response(
-            400,
+            403 if forbidden else 400,
             {
                 "success": False,
-                "code": "invalid_events",
+                "code": SERVER_ONLY_EVENT if forbidden else "invalid_events",
                 "message": "no event in the batch is valid",
                 "accepted": 0,
                 "errors": errors,
@@ -153,6 +180,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.keyring = KeyRing(settings.browser_keys, settings.write_keys)
+        app.state.limiter = RateLimiter(settings.key_rate, settings.ip_rate)
+        app.state.client_ip = ClientIpResolver(settings.trusted_proxies, settings.client_ip_header)
+        app.state.server_only_events = frozenset(map(event_name_key, settings.server_only_events))
         app.state.codec = EventCodec()
         app.state.draining = False
         app.state.publisher = Publisher(
@@ -167,12 +198,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[Route] = [
         Route("/v1/batch", IngestEndpoint(None).handle, methods=["POST"]),
-        Route("/v1/import", IngestEndpoint(None).handle, methods=["POST"]),
+        Route("/v1/import", IngestEndpoint(None, "/v1/import").handle, methods=["POST"]),
+        Route("/v1/import/csv", import_csv, methods=["POST"]),
     ]
     routes += [
         Route(f"/v1/{kind}", IngestEndpoint(kind).handle, methods=["POST"]) for kind in SINGLE_TYPES
     ]
     routes += [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
+    # After the POST routes: an OPTIONS request to them only partly matches and falls through.
+    routes += [
+        Route("/v1/{rest:path}", preflight, methods=["OPTIONS"]),
+        Route("/t.js", tracker_script, methods=["GET"]),
+    ]
     return Starlette(routes=routes, lifespan=lifespan)
 
 

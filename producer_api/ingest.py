@@ -19,6 +19,7 @@ from producer_api.publisher import OutgoingMessage
 
 # Batch-level fields that Segment SDKs send once for all messages of a batch.
 _SHARED_FIELDS = ("sentAt", "context", "integrations")
+SERVER_ONLY_EVENT = "server_only_event"
 
 
 @dataclass
@@ -58,7 +59,9 @@ def judge(
     client_ip: str | None,
     default_type: str | None,
     body_size: int,
+    server_only_events: frozenset[str] = frozenset(),
 ) -> IngestResult:
+    """`server_only_events` (casefolded names) are refused: the caller used a browser key."""
     # No event can exceed the per-event limit when the whole body is smaller: skip measuring.
     measure = body_size > MAX_EVENT_BYTES
     result = IngestResult()
@@ -67,11 +70,25 @@ def judge(
             message = _with_shared(raw, shared, client_ip)
             size = len(orjson.dumps(raw)) if measure else 0
             event = validate_message(message, received_at, default_type, "http", size)
+            _check_allowed(event, server_only_events)
         except ValidationError as error:
             result.rejected.append(Rejection(index, error, raw))
         else:
             result.accepted.append(event)
     return result
+
+
+def event_name_key(name: str) -> str:
+    """Case and spacing do not make another event: "order completed " is "Order Completed"."""
+    return " ".join(name.split()).casefold()
+
+
+def _check_allowed(event: Event, server_only: frozenset[str]) -> None:
+    name = event.event if event.type == "track" else None
+    if server_only and name and event_name_key(name) in server_only:
+        raise ValidationError(
+            SERVER_ONLY_EVENT, f"{name!r} can only be sent with a server key", "event"
+        )
 
 
 def _with_shared(raw: Any, shared: dict[str, Any], client_ip: str | None) -> Any:

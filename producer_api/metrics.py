@@ -16,3 +16,4 @@ REQUEST_SECONDS = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
 )
+RATE_LIMITED = Counter("footfall_api_rate_limited_total", "Requests answered 429", ["scope"])

@@ -1,0 +1,163 @@
+"""POST /v1/import/csv: a CSV file of offline events as the body, imported as it streams.
+
+Server (secret) keys only. The column mapping (see csv_import.mapping) is the `mapping` query
+parameter or the `X-Footfall-Mapping` header, as JSON. Rows are parsed while the body arrives
+and published in chunks, each awaited until Kafka acknowledged it, so the 200 answer (a report:
+rows read, accepted, bad rows with their line and reason) means every accepted row is in Kafka.
+The body has its own size limit, FOOTFALL_API_MAX_CSV_BYTES (default 1 GiB), since files are
+far bigger than tracking requests; memory stays at one chunk whatever the size.
+"""
+
+import logging
+import os
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from csv_import.mapping import MappingError, parse_mapping
+from csv_import.rows import Converted, RowError
+from csv_import.stream import CsvStream
+from eventschema import Event
+from producer_api.errors import ApiError
+from producer_api.ingest import event_messages
+from producer_api.keys import authenticate
+from producer_api.metrics import EVENTS, REQUEST_SECONDS, REQUESTS
+from producer_api.publisher import PublishError
+
+log = logging.getLogger("footfall.api.csv")
+
+ROUTE = "/v1/import/csv"
+PUBLISH_EVERY = 1000  # events per Kafka round trip
+MAX_REPORTED_BAD_ROWS = 1000  # the report lists this many; bad_row_count has them all
+
+
+def max_csv_bytes() -> int:
+    return int(os.environ.get("FOOTFALL_API_MAX_CSV_BYTES", str(1024**3)))
+
+
+async def import_csv(request: Request) -> Response:
+    started = time.perf_counter()
+    try:
+        status, body, headers = await _import(request)
+    except ApiError as error:
+        status, body, headers = error.status, error.body(), error.headers
+    except Exception:  # a bug must not look like success: 503, the client retries (idempotent)
+        log.exception("unexpected error on %s", ROUTE)
+        status, headers = 503, {"Retry-After": "5"}
+        body = {"success": False, "code": "internal_error", "message": "try again"}
+    REQUESTS.labels(ROUTE, str(status)).inc()
+    REQUEST_SECONDS.labels(ROUTE).observe(time.perf_counter() - started)
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+async def _import(request: Request) -> tuple[int, dict[str, Any], dict[str, str]]:
+    state = request.app.state
+    key = authenticate(request, None, require_server=True)  # before reading any of the body
+    state.limiter.check_key(key.name)
+    text = request.query_params.get("mapping") or request.headers.get("x-footfall-mapping")
+    if not text:
+        raise ApiError(
+            400, "missing_mapping", "send the mapping as ?mapping= or X-Footfall-Mapping"
+        )
+    try:
+        stream = CsvStream(parse_mapping(text))
+    except MappingError as error:
+        raise ApiError(400, "invalid_mapping", str(error)) from None
+    report = _Report()
+    pending: list[Event] = []
+    try:
+        async for chunk in _body(request, max_csv_bytes()):
+            pending += report.add(stream.feed(chunk))
+            if len(pending) >= PUBLISH_EVERY:
+                await _publish(request, pending)
+                report.accepted += len(pending)
+                pending = []
+        pending += report.add(stream.finish())
+    except MappingError as error:  # the header does not fit the mapping
+        raise ApiError(400, "invalid_mapping", str(error)) from None
+    await _publish(request, pending)
+    report.accepted += len(pending)
+    return 200, report.body(stream.rows_read), {}
+
+
+class _Report:
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.bad_rows: list[dict[str, Any]] = []
+        self.bad_row_count = 0
+
+    def add(self, items: list[Converted | RowError]) -> list[Event]:
+        events = []
+        for item in items:
+            if isinstance(item, Converted):
+                events.append(item.event)
+                continue
+            self.bad_row_count += 1
+            if len(self.bad_rows) < MAX_REPORTED_BAD_ROWS:
+                self.bad_rows.append(item.as_dict())
+        return events
+
+    def body(self, rows_read: int) -> dict[str, Any]:
+        return {
+            "success": True,
+            "rows": rows_read,
+            "accepted": self.accepted,
+            "bad_row_count": self.bad_row_count,
+            "bad_rows": self.bad_rows,
+        }
+
+
+async def _publish(request: Request, events: list[Event]) -> None:
+    if not events:
+        return
+    state = request.app.state
+    settings = state.settings
+    try:
+        await state.publisher.publish(event_messages(events, state.codec, settings.topics.events))
+    except PublishError as error:
+        EVENTS.labels("unavailable").inc(len(events))
+        retry = {"Retry-After": str(settings.retry_after_seconds)}
+        message = f"{error}; send the file again (rows already imported are not doubled)"
+        raise ApiError(503, "kafka_unavailable", message, retry) from None
+    EVENTS.labels("accepted").inc(len(events))
+
+
+async def _body(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body's chunks (inflated if gzip), stopping with 413 as soon as `limit` is passed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip"):
+        raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding.endswith("gzip") else None
+    size = 0
+    async for chunk in request.stream():
+        for data in _inflate(inflater, chunk) if inflater else (chunk,):
+            size += len(data)
+            if size > limit:
+                raise _too_large(limit)
+            if data:
+                yield data
+    if inflater is not None and not inflater.eof:
+        raise ApiError(400, "invalid_gzip", "gzip stream is truncated")
+
+
+def _inflate(inflater: "zlib._Decompress", chunk: bytes) -> Iterator[bytes]:
+    # Bounded pieces: a small gzip chunk can inflate to gigabytes (a "zip bomb").
+    data = chunk
+    try:
+        while data:
+            yield inflater.decompress(data, 1024 * 1024)
+            data = inflater.unconsumed_tail
+    except zlib.error as error:
+        raise ApiError(400, "invalid_gzip", f"body is not valid gzip: {error}") from None
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"CSV body over {limit} bytes (after gzip)")
