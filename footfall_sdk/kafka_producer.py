@@ -1,0 +1,153 @@
+"""`KafkaEventProducer`: write events straight to Kafka under the API's contract.
+
+Same validation (eventschema.validate_message, so a refused message gets the code, message and
+field the API would answer), same Avro single-object encoding, same key, headers and partitioner,
+and the same durability (idempotent, acks=all): a consumer cannot tell which way an event came,
+except by `source` = "kafka".
+"""
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from eventschema import Event, EventCodec, validate_message
+from eventschema.kafka_contract import Topics
+from footfall_sdk.calls import TrackingCalls
+from footfall_sdk.messages import stamp
+
+
+class DeliveryError(Exception):
+    """Kafka did not acknowledge every event: none of them may be assumed stored."""
+
+
+def producer_config(bootstrap: str, delivery_timeout_seconds: float) -> dict[str, Any]:
+    # Mirrors producer_api.publisher.producer_config (which we may not import). The partitioner
+    # matters most: the same key must land on the same partition whichever producer wrote it.
+    return {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,  # acks=all and no duplicates from the client's own retries
+        "acks": "all",
+        "message.timeout.ms": int(delivery_timeout_seconds * 1000),
+        "linger.ms": 5,
+        "compression.type": "lz4",
+        "partitioner": "murmur2_random",  # the Java client's, like the API
+    }
+
+
+class _Reports:
+    """Delivery reports for one send: done when every produced message has reported."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.errors: list[str] = []
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def on_delivery(self, error: KafkaError | None, _message: Message) -> None:
+        with self._lock:
+            if error is not None:
+                self.errors.append(str(error))
+            self.pending -= 1
+            if self.pending == 0:
+                self.done.set()
+
+
+class KafkaEventProducer(TrackingCalls[None]):
+    """Thread-safe; create one per process and `close()` it (or use `with`)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic_prefix: str = "",
+        *,
+        delivery_timeout: float = 10.0,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.topic = Topics(
+            f"{topic_prefix}events", f"{topic_prefix}events_quarantine", f"{topic_prefix}events_dlq"
+        ).events
+        self._codec = EventCodec()
+        self._timeout = delivery_timeout + 1.0  # librdkafka reports a timeout by then
+        settings = {**producer_config(bootstrap, delivery_timeout), **(config or {})}
+        self._producer = Producer(settings)
+
+    def validate(self, message: Mapping[str, Any]) -> Event:
+        """The Event the API would accept for this message, or eventschema.ValidationError."""
+        # Like a message inside an API batch: "type" is required. Batch-level sentAt/context/
+        # integrations merging (producer_api.ingest) has no counterpart for a single producer.
+        received_at = datetime.now(UTC)
+        if not isinstance(message, Mapping):  # same refusal as the API ("invalid_type")
+            return validate_message(message, received_at, source="kafka")
+        # Size is measured on the caller's message, as the API measures the raw one, so an
+        # oversized event is refused with the same byte count in the same message.
+        size = len(orjson.dumps(dict(message)))
+        return validate_message(stamp(message), received_at, source="kafka", size_hint=size)
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        """Validate, produce and wait for Kafka's acknowledgement (raises DeliveryError)."""
+        self.send_many([message])
+
+    def send_many(self, messages: Iterable[Mapping[str, Any]]) -> None:
+        """Validate all first (nothing is produced if one is invalid: ValidationError), then
+        produce all and wait for every delivery report; DeliveryError if any failed."""
+        events = [self.validate(message) for message in messages]
+        self._produce(events)
+
+    def _submit(self, message: dict[str, Any]) -> None:
+        self.send(message)
+
+    def _produce(self, events: list[Event]) -> None:
+        if not events:
+            return
+        reports = _Reports()
+        reports.pending = len(events)
+        label = self._codec.writer.label
+        for index, event in enumerate(events):
+            value = self._codec.encode(event.to_record())
+            headers = cast(list[tuple[str, str | bytes | None]], event.headers(label))
+            if not self._produce_one(event.key, value, headers, reports):
+                self._producer.flush(self._timeout)  # let the ones already queued report
+                raise DeliveryError(f"local queue full after {index} of {len(events)} events")
+        deadline = time.monotonic() + self._timeout
+        while not reports.done.is_set():
+            # poll() serves delivery callbacks; any thread's poll serves everyone's reports.
+            self._producer.poll(0.05)
+            if time.monotonic() > deadline:
+                raise DeliveryError("Kafka did not acknowledge in time")
+        if reports.errors:
+            count, first = len(reports.errors), reports.errors[0]
+            raise DeliveryError(f"Kafka refused {count} event(s): {first}")
+
+    def _produce_one(
+        self,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, str | bytes | None]],
+        reports: _Reports,
+    ) -> bool:
+        for _ in range(100):  # BufferError: the local queue is full; give it time to drain
+            try:
+                self._producer.produce(
+                    self.topic, value, key, headers=headers, on_delivery=reports.on_delivery
+                )
+                return True
+            except BufferError:
+                self._producer.poll(0.1)
+            except KafkaException as error:
+                raise DeliveryError(str(error)) from error
+        return False
+
+    def close(self, timeout: float = 30.0) -> int:
+        """Deliver anything still queued; returns how many messages were left undelivered."""
+        return int(self._producer.flush(timeout))
+
+    def __enter__(self) -> "KafkaEventProducer":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
