@@ -1,0 +1,77 @@
+-- Identity: links from anonymous ids to user ids, kept by a materialized view from events.
+--
+-- A link comes from any event carrying both an anonymous_id and a user_id (identify, and every
+-- later event of a logged-in visitor), and from alias (previous_id -> user_id). Placeholder ids
+-- (footfall_valid_id) never link. The table keeps every (anonymous_id, user_id) pair with its first
+-- and last time; AggregatingMergeTree collapses repeats, and min/max make replays harmless.
+-- Resolution happens at query time (identity_map), so a late identify applies to earlier events.
+CREATE TABLE IF NOT EXISTS identity_links
+(
+    anonymous_id String,
+    user_id String,
+    kind LowCardinality(String),
+    first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    links SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (anonymous_id, user_id, kind);
+CREATE MATERIALIZED VIEW IF NOT EXISTS identity_links_mv TO identity_links AS
+SELECT
+    tupleElement(link, 1) AS anonymous_id,
+    tupleElement(link, 2) AS user_id,
+    tupleElement(link, 3) AS kind,
+    at AS first_seen,
+    at AS last_seen,
+    toUInt64(1) AS links
+FROM
+(
+    SELECT timestamp AS at, arrayJoin(arrayFilter(l -> footfall_valid_id(tupleElement(l, 1))
+        AND footfall_valid_id(tupleElement(l, 2)) AND tupleElement(l, 1) != tupleElement(l, 2),
+        [(anonymous_id, user_id, 'anonymous'), (previous_id, user_id, 'alias')])) AS link
+    FROM events
+);
+-- Events stored before this migration (the sink applies migrations before it consumes).
+INSERT INTO identity_links (anonymous_id, user_id, kind, first_seen, last_seen, links)
+SELECT tupleElement(link, 1), tupleElement(link, 2), tupleElement(link, 3), at, at, 1
+FROM
+(
+    SELECT timestamp AS at, arrayJoin(arrayFilter(l -> footfall_valid_id(tupleElement(l, 1))
+        AND footfall_valid_id(tupleElement(l, 2)) AND tupleElement(l, 1) != tupleElement(l, 2),
+        [(anonymous_id, user_id, 'anonymous'), (previous_id, user_id, 'alias')])) AS link
+    FROM events FINAL
+);
+-- One user id per anonymous id: the EARLIEST link wins (ties: the smaller user id), so a shared
+-- device never merges two users. user_ids > 1 marks a conflict (see identity_conflicts).
+CREATE VIEW IF NOT EXISTS identity_map AS
+SELECT a AS anonymous_id, argMin(u, (f, u)) AS user_id, min(f) AS linked_at, uniqExact(u) AS user_ids
+FROM (SELECT anonymous_id AS a, user_id AS u, first_seen AS f FROM identity_links)
+GROUP BY a;
+-- Every link of an anonymous id that points at more than one user id; is_mapping marks the one used.
+CREATE VIEW IF NOT EXISTS identity_conflicts AS
+SELECT a AS anonymous_id, u AS user_id, f AS first_seen, l AS last_seen, is_mapping
+FROM
+(
+    SELECT
+        a, u, f, l,
+        count() OVER (PARTITION BY a) AS user_ids,
+        row_number() OVER (PARTITION BY a ORDER BY f, u) = 1 AS is_mapping
+    FROM
+    (
+        SELECT anonymous_id AS a, user_id AS u, min(first_seen) AS f, max(last_seen) AS l
+        FROM identity_links
+        GROUP BY anonymous_id, user_id
+    )
+)
+WHERE user_ids > 1;
+-- Events with their person: 'u:<user_id>' when the event has a user id or its anonymous id is
+-- linked to one, else 'a:<anonymous_id>', else '' (no usable id). For BI tools; the query
+-- library builds the same expression with the time filter inside.
+CREATE VIEW IF NOT EXISTS events_resolved AS
+SELECT
+    e.*,
+    multiIf(footfall_valid_id(e.user_id), concat('u:', e.user_id),
+        m.user_id != '', concat('u:', m.user_id),
+        footfall_valid_id(e.anonymous_id), concat('a:', e.anonymous_id), '') AS person_id
+FROM events AS e FINAL
+LEFT JOIN identity_map AS m ON e.anonymous_id = m.anonymous_id;

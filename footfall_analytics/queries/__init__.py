@@ -1,0 +1,1 @@
+"""Reports over footfall.events: each takes a clickhouse-connect client and typed parameters."""

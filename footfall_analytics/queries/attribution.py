@@ -1,0 +1,109 @@
+"""Attribution of conversions and revenue to campaigns, sources, channels or site sections.
+
+Each conversion (an event in `conversion_events` during the period, online or offline, credited to
+its person through identity) looks back `lookback` for its person's touches, in time order:
+- campaign / source / channel: campaign touches (footfall_is_touch: utm tags, click ids or an
+  outside referrer), valued by utm_campaign / utm_source / footfall_channel;
+- section: events whose properties.section is set, valued by the section.
+first: all credit to the earliest touch; last: to the latest; linear: 1/n to each of n touches.
+A conversion with no touch in the lookback is credited to '(none)'.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from clickhouse_connect.driver.client import Client
+
+from footfall_analytics.errors import BadParameter
+from footfall_analytics.params import AttributionParams
+from footfall_analytics.sql import (
+    CHANNEL,
+    IS_TOUCH,
+    SECTION,
+    Binder,
+    check_name,
+    check_period,
+    check_positive,
+    compile_filters,
+    resolved_events,
+    utc,
+)
+
+NONE = "(none)"
+MAX_LOOKBACK = timedelta(days=365)
+_VALUE = {
+    "campaign": ("utm_campaign", IS_TOUCH),
+    "source": ("utm_source", IS_TOUCH),
+    "channel": (CHANNEL, IS_TOUCH),
+    "section": (SECTION, f"{SECTION} != ''"),
+}
+_CREDIT = {
+    "first": "[(touches[1].2, 1.)]",
+    "last": "[(touches[-1].2, 1.)]",
+    "linear": "arrayMap(t -> (t.2, 1. / length(touches)), touches)",
+}
+
+
+@dataclass(frozen=True)
+class AttributionRow:
+    value: str  # the campaign / source / channel / section, or '(none)'
+    conversions: float  # credited conversions (fractional for linear)
+    revenue: float
+
+
+def attribution_sql(params: AttributionParams) -> tuple[str, dict[str, object]]:
+    check_period(params.period)
+    check_positive("lookback", params.lookback, MAX_LOOKBACK)
+    if params.model not in _CREDIT:
+        raise BadParameter("model", f"unknown model {params.model!r}; use first, last or linear")
+    if params.dimension not in _VALUE:
+        raise BadParameter("dimension", f"unknown dimension {params.dimension!r}; use "
+                           + ", ".join(_VALUE))  # fmt: skip
+    if not isinstance(params.conversion_events, tuple | list) or not params.conversion_events:
+        raise BadParameter("conversion_events", "needs at least one event name")
+    for name in params.conversion_events:
+        check_name("conversion_events", name)
+    check_name("revenue_property", params.revenue_property)
+    value, is_touch = _VALUE[params.dimension]
+    binder = Binder()
+    start, end = utc(params.period.start), utc(params.period.end)
+    names = binder.bind(list(params.conversion_events), "Array(String)")
+    revenue = binder.bind(params.revenue_property, "String")
+    lookback_ms = binder.bind(int(params.lookback.total_seconds() * 1000), "Int64")
+    filters = compile_filters(params.filters, binder)
+    conversions = (
+        "SELECT person_id, message_id AS conversion_id, toUnixTimestamp64Milli(timestamp) AS at, "
+        f"JSONExtractFloat(properties, {revenue}) AS revenue "
+        f"FROM {resolved_events(binder, start, end)} "
+        f"WHERE person_id != '' AND event IN {names} AND ({filters})"
+    )
+    touches = (
+        f"SELECT person_id, toUnixTimestamp64Milli(timestamp) AS touched, "
+        f"if(empty(toString({value})), '{NONE}', toString({value})) AS value "
+        f"FROM {resolved_events(binder, start - params.lookback, end)} "
+        f"WHERE person_id != '' AND {is_touch}"
+    )
+    # One row per conversion with its touches in the lookback, oldest first (ties: by value).
+    joined = (
+        "SELECT c.conversion_id, any(c.revenue) AS revenue, "
+        "arraySort(groupArrayIf((t.touched, t.value), t.touched <= c.at "
+        f"AND t.touched >= c.at - {lookback_ms})) AS touches "
+        f"FROM ({conversions}) AS c LEFT JOIN ({touches}) AS t ON c.person_id = t.person_id "
+        "GROUP BY c.conversion_id"
+    )
+    credit = _CREDIT[params.model]
+    sql = (
+        "SELECT credit.1 AS value, sum(credit.2) AS conversions, sum(credit.2 * revenue) "
+        f"FROM (SELECT revenue, arrayJoin(if(empty(touches), [('{NONE}', 1.)], "
+        f"{credit})) AS credit FROM ({joined})) "
+        "GROUP BY value ORDER BY conversions DESC, value"
+    )
+    return sql, binder.parameters
+
+
+def attribution(client: Client, params: AttributionParams) -> list[AttributionRow]:
+    sql, parameters = attribution_sql(params)
+    return [
+        AttributionRow(value=str(v), conversions=float(c), revenue=float(r))
+        for v, c, r in client.query(sql, parameters=parameters).result_rows
+    ]

@@ -1,0 +1,156 @@
+"""Funnels: ordered steps within a conversion window, counted in persons.
+
+For each person, every step-1 event in the period is a candidate start; from it the earliest
+later event of step 2, then the earliest later one of step 3, ... all within `window` of the
+start. The person's level is the best candidate's (the earliest among the best). Later steps may
+fall after the period's end (up to the window). Times between steps are the chosen path's.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from clickhouse_connect.driver.client import Client
+
+from footfall_analytics.errors import BadParameter
+from footfall_analytics.params import ANY, PAGE, SCREEN, FunnelParams, Step
+from footfall_analytics.sql import (
+    Binder,
+    check_name,
+    check_period,
+    check_positive,
+    compile_filters,
+    field_expr,
+    resolved_events,
+    utc,
+)
+
+MAX_STEPS = 10
+MAX_WINDOW = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    step: int  # 1-based
+    event: str
+    persons: int
+    rate_from_start: float  # persons / persons at step 1
+    rate_from_previous: float
+    median_seconds_from_previous: float | None  # None for step 1 and when nobody got here
+
+
+@dataclass(frozen=True)
+class FunnelGroup:
+    breakdown: str  # '' without a breakdown
+    steps: list[FunnelStep]
+
+
+def _step_condition(step: Step, binder: Binder) -> str:
+    if not isinstance(step, Step):
+        raise BadParameter("steps", "each step must be a Step")
+    check_name("step.event", step.event)
+    if step.event == ANY:
+        base = "1"
+    elif step.event == PAGE:
+        base = "type = 'page'"
+    elif step.event == SCREEN:
+        base = "type = 'screen'"
+    else:
+        base = f"event = {binder.bind(step.event, 'String')}"
+    return f"({base} AND {compile_filters(step.filters, binder)})"
+
+
+def check_events_exist(client: Client, names: set[str]) -> None:
+    """Unknown step event names are a BadParameter (typos would silently give zeros)."""
+    if not names:
+        return
+    rows = client.query(
+        "SELECT DISTINCT event FROM events WHERE event IN {names:Array(String)}",
+        parameters={"names": sorted(names)},
+    ).result_rows
+    missing = names - {row[0] for row in rows}
+    if missing:
+        raise BadParameter("steps", f"unknown event(s): {', '.join(sorted(missing))}")
+
+
+def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
+    steps = params.steps
+    if not isinstance(steps, tuple | list) or not 2 <= len(steps) <= MAX_STEPS:
+        raise BadParameter("steps", f"a funnel needs 2 to {MAX_STEPS} steps")
+    check_period(params.period)
+    check_positive("window", params.window, MAX_WINDOW)
+    binder = Binder()
+    window_ms = binder.bind(int(params.window.total_seconds() * 1000), "Int64")
+    end = binder.time(params.period.end)
+    common = compile_filters(params.filters, binder)
+    conds = [_step_condition(step, binder) for step in steps]
+    brk = "''" if params.breakdown is None else field_expr(params.breakdown, binder, "breakdown")
+    source = resolved_events(binder, params.period.start, utc(params.period.end) + params.window)
+    n = len(steps)
+    # Step timestamps as epoch milliseconds; 0 = not reached (arrayFirst's default).
+    arrays = [
+        # The breakdown (maybe a costly expression) is only evaluated for step-1 rows: if()
+        # short-circuits, groupArrayIf's arguments would not.
+        f"arraySort(x -> x.1, groupArrayIf((toUnixTimestamp64Milli(timestamp), "
+        f"if({conds[0]}, toString({brk}), '')), {conds[0]} AND timestamp < {end})) AS s1p"
+    ]
+    arrays += [
+        f"arraySort(groupArrayIf(toUnixTimestamp64Milli(timestamp), {conds[k]})) AS s{k + 1}"
+        for k in range(1, n)
+    ]
+    paths = "arrayMap(x -> [x.1], s1p)"
+    for k in range(2, n + 1):
+        paths = (
+            f"arrayMap(p -> arrayPushBack(p, arrayFirst(x -> p[{k - 1}] > 0 AND x > p[{k - 1}] "
+            f"AND x <= p[1] + {window_ms}, s{k})), {paths})"
+        )
+    levels = "arrayMap(p -> arrayCount(x -> x > 0, p), paths)"
+    per_person = (
+        f"SELECT person_id, {', '.join(arrays)} FROM {source} "
+        f"WHERE person_id != '' AND ({common}) AND ({' OR '.join(conds)}) "
+        "GROUP BY person_id HAVING length(s1p) > 0"
+    )
+    best = (
+        f"SELECT {paths} AS paths, {levels} AS levels, indexOf(levels, arrayMax(levels)) AS idx, "
+        "levels[idx] AS level, paths[idx] AS path, s1p[idx].2 AS breakdown "
+        f"FROM ({per_person})"
+    )
+    counts = [f"countIf(level >= {k})" for k in range(1, n + 1)]
+    medians = [
+        f"quantileExactIf(0.5)((path[{k}] - path[{k - 1}]) / 1000, level >= {k})"
+        for k in range(2, n + 1)
+    ]
+    sql = (
+        f"SELECT breakdown, {', '.join(counts + medians)} FROM ({best}) "
+        "GROUP BY breakdown ORDER BY countIf(level >= 1) DESC, breakdown LIMIT 1000"
+    )
+    return sql, binder.parameters
+
+
+def funnel(client: Client, params: FunnelParams) -> list[FunnelGroup]:
+    sql, parameters = funnel_sql(params)
+    if params.check_events_exist:
+        check_events_exist(client, {s.event for s in params.steps} - {ANY, PAGE, SCREEN})
+    n = len(params.steps)
+    groups = []
+    for row in client.query(sql, parameters=parameters).result_rows:
+        counts = [int(c) for c in row[1 : n + 1]]
+        medians = [None, *row[n + 1 :]]
+        steps = []
+        for k in range(n):
+            persons = counts[k]
+            previous = counts[k - 1] if k else persons
+            median = medians[k]
+            steps.append(
+                FunnelStep(
+                    step=k + 1,
+                    event=params.steps[k].event,
+                    persons=persons,
+                    rate_from_start=persons / counts[0] if counts[0] else 0.0,
+                    rate_from_previous=persons / previous if previous else 0.0,
+                    median_seconds_from_previous=float(median)
+                    if median is not None and persons
+                    else None,
+                )
+            )
+        groups.append(FunnelGroup(breakdown=str(row[0]), steps=steps))
+    return groups

@@ -1,0 +1,64 @@
+"""Retention by cohort: persons grouped by the week (Monday, UTC) they were first seen, and how many
+of them were active in each following week (week 0 = the cohort week itself)."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from clickhouse_connect.driver.client import Client
+
+from footfall_analytics.params import RetentionParams
+from footfall_analytics.sql import Binder, check_int, check_name, check_period, resolved_events, utc
+
+_HISTORY_START = datetime(1970, 1, 2, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RetentionRow:
+    cohort_week: date  # Monday
+    cohort_size: int
+    week: int  # 0 .. weeks
+    persons: int
+    rate: float
+
+
+def retention_sql(params: RetentionParams) -> tuple[str, dict[str, object]]:
+    check_period(params.period)
+    check_int("weeks", params.weeks, 0, 52)
+    binder = Binder()
+    active = "1"
+    if params.activity_event is not None:
+        check_name("activity_event", params.activity_event)
+        active = f"event = {binder.bind(params.activity_event, 'String')}"
+    start = binder.time(params.period.start)
+    end = binder.time(params.period.end)
+    # First seen over all history up to the period's end; activity up to `weeks` after it.
+    horizon = utc(params.period.end) + timedelta(weeks=params.weeks + 1)
+    source = resolved_events(binder, _HISTORY_START, horizon)
+    weeks = binder.bind(params.weeks, "UInt64")
+    per_person = (
+        "SELECT person_id, min(timestamp) AS first_seen, toMonday(first_seen) AS cohort, "
+        f"groupUniqArrayIf(toMonday(timestamp), {active}) AS active_weeks "
+        f"FROM {source} WHERE person_id != '' GROUP BY person_id "
+        f"HAVING first_seen >= {start} AND first_seen < {end}"
+    )
+    sql = (
+        "SELECT cohort, week, count() AS size, "
+        "countIf(has(active_weeks, addWeeks(cohort, week))) AS persons "
+        f"FROM ({per_person}) ARRAY JOIN range({weeks} + 1) AS week "
+        "GROUP BY cohort, week ORDER BY cohort, week"
+    )
+    return sql, binder.parameters
+
+
+def retention(client: Client, params: RetentionParams) -> list[RetentionRow]:
+    sql, parameters = retention_sql(params)
+    return [
+        RetentionRow(
+            cohort_week=cohort,
+            cohort_size=int(size),
+            week=int(week),
+            persons=int(persons),
+            rate=int(persons) / int(size) if size else 0.0,
+        )
+        for cohort, week, size, persons in client.query(sql, parameters=parameters).result_rows
+    ]

@@ -1,0 +1,160 @@
+"""SQL building blocks. Every value travels as a ClickHouse query parameter ({name:Type});
+identifiers come only from FIELDS. Nothing from a caller is ever pasted into SQL text."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from footfall_analytics.errors import BadParameter
+from footfall_analytics.params import Filter, Period, Scalar
+
+CLICK_IDS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid")
+UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+CHANNEL = (
+    "footfall_channel(utm_source, utm_medium, page_referrer, page_url, "
+    "gclid, gbraid, wbraid, msclkid, fbclid, ttclid)"
+)
+IS_TOUCH = (
+    "footfall_is_touch(utm_source, utm_medium, utm_campaign, page_referrer, page_url, "
+    "gclid, gbraid, wbraid, msclkid, fbclid, ttclid)"
+)
+REF_HOST = "footfall_ref_host(page_referrer, page_url)"
+SECTION = "JSONExtractString(properties, 'section')"
+
+# Filter and breakdown fields -> SQL expressions over the resolved events (the allowlist).
+FIELDS: dict[str, str] = {
+    "event": "event",
+    "type": "type",
+    "source": "source",
+    "page_url": "page_url",
+    "page_path": "page_path",
+    "referrer": "page_referrer",
+    "referrer_host": REF_HOST,
+    "channel": CHANNEL,
+    "section": SECTION,
+    "library_name": "library_name",
+    **{name: name for name in UTM + CLICK_IDS},
+}
+_PROPERTY = re.compile(r"^properties\.([A-Za-z0-9_$][A-Za-z0-9_$.\- ]{0,63})$")
+_EVENT_NAME_MAX = 200
+_VALUE_MAX = 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# The columns the reports read, selected from events FINAL inside the time filter.
+_COLUMNS = (
+    "message_id, type, event, anonymous_id, user_id, timestamp, page_url, page_path, "
+    "page_referrer, utm_source, utm_medium, utm_campaign, utm_term, utm_content, "
+    "gclid, gbraid, wbraid, fbclid, msclkid, ttclid, properties, source, library_name"
+)
+PERSON = (
+    "multiIf(footfall_valid_id(e.user_id), concat('u:', e.user_id), "
+    "m.user_id != '', concat('u:', m.user_id), "
+    "footfall_valid_id(e.anonymous_id), concat('a:', e.anonymous_id), '')"
+)
+
+
+class Binder:
+    """Collects query parameters; bind() returns the {pN:Type} placeholder for a value."""
+
+    def __init__(self) -> None:
+        self.parameters: dict[str, object] = {}
+
+    def bind(self, value: object, ch_type: str) -> str:
+        name = f"p{len(self.parameters)}"
+        self.parameters[name] = value
+        return f"{{{name}:{ch_type}}}"
+
+    def time(self, value: datetime) -> str:
+        return self.bind(utc(value), "DateTime64(3, 'UTC')")
+
+
+def utc(value: datetime) -> datetime:
+    if not isinstance(value, datetime):
+        raise BadParameter("time", f"expected a datetime, got {type(value).__name__}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def check_period(period: Period) -> None:
+    if utc(period.start) >= utc(period.end):
+        raise BadParameter("period", "start must be before end")
+
+
+def check_positive(name: str, value: timedelta, maximum: timedelta) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise BadParameter(name, "must be a positive duration")
+    if value > maximum:
+        raise BadParameter(name, f"must be at most {maximum}")
+
+
+def check_int(name: str, value: int, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadParameter(name, f"must be an integer from {low} to {high}")
+
+
+def check_name(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value or len(value) > _EVENT_NAME_MAX:
+        raise BadParameter(name, f"must be a non-empty string of at most {_EVENT_NAME_MAX} chars")
+    if any(ord(ch) < 32 for ch in value):
+        raise BadParameter(name, "must not contain control characters")
+
+
+def field_expr(name: str, binder: Binder, what: str = "field") -> str:
+    """The SQL expression for an allowlisted field or `properties.<key>` (key bound)."""
+    if not isinstance(name, str):
+        raise BadParameter(what, "must be a string")
+    if name in FIELDS:
+        return FIELDS[name]
+    match = _PROPERTY.match(name)
+    if match:
+        return f"JSONExtractString(properties, {binder.bind(match.group(1), 'String')})"
+    allowed = ", ".join(sorted(FIELDS))
+    raise BadParameter(what, f"unknown field {name!r}; use one of {allowed} or properties.<key>")
+
+
+def _scalar(value: object) -> Scalar:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadParameter("filter.value", "must be a string or a number")
+    if isinstance(value, str) and len(value) > _VALUE_MAX:
+        raise BadParameter("filter.value", f"at most {_VALUE_MAX} characters")
+    return value
+
+
+def compile_filter(flt: Filter, binder: Binder) -> str:
+    expr = field_expr(flt.field, binder, "filter.field")
+    op, value = flt.op, flt.value
+    if op in ("in", "not_in"):
+        if not isinstance(value, tuple | list) or not value or len(value) > 1000:
+            raise BadParameter("filter.value", f"{op} needs a non-empty list (at most 1000)")
+        values = [str(_scalar(v)) for v in value]
+        keyword = "IN" if op == "in" else "NOT IN"
+        return f"{expr} {keyword} {binder.bind(values, 'Array(String)')}"
+    if isinstance(value, tuple | list):
+        raise BadParameter("filter.value", f"{op} needs a single value")
+    scalar = _scalar(value)
+    if op in ("eq", "neq"):
+        sign = "=" if op == "eq" else "!="
+        return f"{expr} {sign} {binder.bind(str(scalar), 'String')}"
+    if op == "contains":
+        return f"positionCaseInsensitiveUTF8({expr}, {binder.bind(str(scalar), 'String')}) > 0"
+    if op in ("gt", "lt"):
+        if isinstance(scalar, str):
+            raise BadParameter("filter.value", f"{op} needs a number")
+        sign = ">" if op == "gt" else "<"
+        return f"toFloat64OrNull({expr}) {sign} {binder.bind(float(scalar), 'Float64')}"
+    raise BadParameter("filter.op", f"unknown operator {op!r}")
+
+
+def compile_filters(filters: tuple[Filter, ...], binder: Binder) -> str:
+    if not isinstance(filters, tuple | list):
+        raise BadParameter("filters", "must be a list of filters")
+    parts = [compile_filter(f, binder) for f in filters]
+    return " AND ".join(f"({p})" for p in parts) if parts else "1"
+
+
+def resolved_events(binder: Binder, start: datetime, end: datetime) -> str:
+    """A subquery: deduplicated events in [start, end) with their person_id (late links apply)."""
+    return (
+        f"(SELECT e.*, {PERSON} AS person_id FROM "
+        f"(SELECT {_COLUMNS} FROM events FINAL WHERE timestamp >= {binder.time(start)} "
+        f"AND timestamp < {binder.time(end)}) AS e "
+        "LEFT JOIN identity_map AS m ON e.anonymous_id = m.anonymous_id)"
+    )
