@@ -6,6 +6,8 @@ from pathlib import Path
 
 from footfall import paths
 
+DEMO_BROWSER_KEY = "pk_demo"  # public: shipped in the demo's pages, allowed for its origin only
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
@@ -21,6 +23,9 @@ class RunConfig:
     api_port: int
     sink_host: str
     sink_port: int
+    demo_host: str = "127.0.0.1"
+    demo_port: int = 8090
+    demo_enabled: bool = True  # FOOTFALL_DEMO=0 leaves the demo shop out
 
     @classmethod
     def from_env(cls, kafka_port: int = 9092, controller_port: int = 9093) -> "RunConfig":
@@ -33,6 +38,9 @@ class RunConfig:
             api_port=int(_env("FOOTFALL_API_PORT", "8080")),
             sink_host=_env("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1"),
             sink_port=int(_env("FOOTFALL_SINK_HTTP_PORT", "8124")),
+            demo_host=_env("FOOTFALL_DEMO_HOST", "127.0.0.1"),
+            demo_port=int(_env("FOOTFALL_DEMO_PORT", "8090")),
+            demo_enabled=_env("FOOTFALL_DEMO", "1").lower() not in ("0", "false", "no", "off"),
         )
 
     @property
@@ -46,6 +54,10 @@ class RunConfig:
     @property
     def sink_url(self) -> str:
         return f"http://{_connect_host(self.sink_host)}:{self.sink_port}"
+
+    @property
+    def demo_url(self) -> str:
+        return f"http://{_connect_host(self.demo_host)}:{self.demo_port}"
 
     @property
     def kafka_dir(self) -> Path:
@@ -68,7 +80,22 @@ class RunConfig:
             FOOTFALL_SINK_HTTP_PORT=str(self.sink_port),
             PYTHONUNBUFFERED="1",  # logs reach the files as they are written
         )
+        if self.demo_enabled:
+            env.update(
+                FOOTFALL_DEMO_HOST=self.demo_host,
+                FOOTFALL_DEMO_PORT=str(self.demo_port),
+                FOOTFALL_DEMO_API_URL=self.api_url,
+                FOOTFALL_BROWSER_KEYS=self._browser_keys(env.get("FOOTFALL_BROWSER_KEYS", "")),
+            )
         return env
+
+    def _browser_keys(self, configured: str) -> str:
+        """The configured browser keys plus the demo shop's public key for its own origin."""
+        key = os.environ.get("FOOTFALL_DEMO_WRITE_KEY") or DEMO_BROWSER_KEY
+        entries = [e for e in configured.split(";") if e.strip()]
+        if any(e.partition("=")[0].strip() == key for e in entries):
+            return configured  # the operator configured it: their origins win
+        return ";".join([*entries, f"{key}={self.demo_url}"])
 
 
 def _connect_host(host: str) -> str:

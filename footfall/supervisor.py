@@ -32,11 +32,14 @@ class Supervisor:
         self.cfg = cfg
         self.broker = LocalBroker(cfg.kafka_dir, cfg.kafka_port, cfg.controller_port)
         env = cfg.child_env()
-        # Stopped in this order; started in reverse.
+        # Stopped in this order; started in reverse. The demo shop goes first, so the events
+        # its back end still holds reach the API before the API stops.
         self.children = [
             Child(self._api_spec(), env),
             Child(self._sink_spec(), env),
         ]
+        if cfg.demo_enabled:
+            self.children.insert(0, Child(self._demo_spec(), env))
         self._stopping = False
         self._started = time.time()
 
@@ -50,6 +53,11 @@ class Supervisor:
         log = self.cfg.log_dir / "sink.log"
         # The sink flushes its last batch and commits on SIGTERM: give it time.
         return ChildSpec("sink", argv, f"{self.cfg.sink_url}/healthz", log, stop_timeout=45.0)
+
+    def _demo_spec(self) -> ChildSpec:
+        argv = module_argv("demo", "FOOTFALL_DEMO_CMD")
+        log = self.cfg.log_dir / "demo.log"
+        return ChildSpec("demo", argv, f"{self.cfg.demo_url}/healthz", log, stop_timeout=10.0)
 
     def run(self) -> int:
         runstate.claim(self.cfg.data_dir)
@@ -161,6 +169,7 @@ class Supervisor:
             "broker": {"pid": self.broker.pid(), "log": str(self.broker.server_log)},
             "api_url": cfg.api_url,
             "sink_url": cfg.sink_url,
+            "demo_url": cfg.demo_url if cfg.demo_enabled else None,
             "children": children,
         }
 
@@ -172,6 +181,11 @@ class Supervisor:
             f"  Event API     {cfg.api_url}   (POST /v1/batch ...; metrics {cfg.api_url}/metrics)",
             f"  Sink          {cfg.sink_url}   (POST /query; metrics {cfg.sink_url}/metrics)",
             f"  Kafka         {cfg.bootstrap}   topics prefix {cfg.topic_prefix!r}",
+            *(
+                [f"  Demo shop     {cfg.demo_url}   (click around, then query its events)"]
+                if cfg.demo_enabled
+                else []
+            ),
             f"  Logs          {cfg.log_dir}   (Kafka: {self.broker.server_log})",
             f"  Data          {cfg.data_dir}",
             '  Query         scripts/query "SELECT count() FROM footfall.events FINAL"',
