@@ -1,4 +1,13 @@
 # One image for every Footfall process (api, sink, topics helper); the compose command picks which.
+
+# The browser tracker served at /t.js is built with npm; only its bundle goes into the image.
+FROM node:20-slim AS tracker
+WORKDIR /tracker
+COPY tracker/package.json tracker/package-lock.json ./
+RUN npm ci
+COPY tracker/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,11 +22,10 @@ WORKDIR /app
 # Dependencies first, from pyproject.toml alone, so code edits do not re-download wheels:
 # empty package stubs let pip resolve and install the project's dependencies.
 COPY pyproject.toml ./
-RUN mkdir -p eventschema producer_api consumers footfall \
- && touch eventschema/__init__.py producer_api/__init__.py consumers/__init__.py footfall/__init__.py \
+RUN for p in eventschema producer_api consumers footfall footfall_sdk csv_import footfall_analytics demo; do mkdir -p $p && touch $p/__init__.py; done \
  && pip install . \
  && pip uninstall -y footfall \
- && rm -rf eventschema producer_api consumers footfall build *.egg-info
+ && rm -rf eventschema producer_api consumers footfall footfall_sdk csv_import footfall_analytics demo build *.egg-info
 
 # The code and the data files it finds relative to the repo layout (schemas, ClickHouse migrations).
 COPY avro/ avro/
@@ -26,6 +34,11 @@ COPY eventschema/ eventschema/
 COPY producer_api/ producer_api/
 COPY consumers/ consumers/
 COPY footfall/ footfall/
+COPY footfall_sdk/ footfall_sdk/
+COPY csv_import/ csv_import/
+COPY footfall_analytics/ footfall_analytics/
+COPY demo/ demo/
+COPY --from=tracker /tracker/dist/ tracker/dist/
 # Editable, so modules resolve avro/ and deploy/ beside them exactly as in a checkout.
 RUN pip install --no-deps -e . \
  && useradd --system --uid 10001 --home-dir /var/lib/footfall --create-home footfall

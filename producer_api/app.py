@@ -96,8 +96,16 @@ class IngestEndpoint:
         else:
             messages, shared = [payload], {}
         forbidden = state.server_only_events if key.kind == "browser" else frozenset()
+        source = "import" if self.server_only else "http"
         result = judge(
-            messages, shared, received_at, client_ip, self.message_type, len(body), forbidden
+            messages,
+            shared,
+            received_at,
+            client_ip,
+            self.message_type,
+            len(body),
+            forbidden,
+            source,
         )
         if self.message_type is not None and result.rejected:
             first = result.rejected[0].error

@@ -60,8 +60,10 @@ def judge(
     default_type: str | None,
     body_size: int,
     server_only_events: frozenset[str] = frozenset(),
+    source: str = "http",
 ) -> IngestResult:
-    """`server_only_events` (casefolded names) are refused: the caller used a browser key."""
+    """`server_only_events` (casefolded names) are refused: the caller used a browser key.
+    `source` is recorded on each event: "http" for live tracking, "import" for /v1/import."""
     # No event can exceed the per-event limit when the whole body is smaller: skip measuring.
     measure = body_size > MAX_EVENT_BYTES
     result = IngestResult()
@@ -69,7 +71,7 @@ def judge(
         try:
             message = _with_shared(raw, shared, client_ip)
             size = len(orjson.dumps(raw)) if measure else 0
-            event = validate_message(message, received_at, default_type, "http", size)
+            event = validate_message(message, received_at, default_type, source, size)
             _check_allowed(event, server_only_events)
         except ValidationError as error:
             result.rejected.append(Rejection(index, error, raw))

@@ -319,3 +319,16 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     metrics = client.get("/metrics").text
     assert 'footfall_api_events_total{outcome="accepted"}' in metrics
     assert "footfall_api_request_seconds_bucket" in metrics
+
+
+def test_import_route_marks_events_as_imported(
+    client: TestClient, kafka_bootstrap: str, topics: Topics
+) -> None:
+    old = {"batch": [{"type": "track", "event": "Old", "userId": "u"}]}
+    for path, body in (("/v1/import", old), ("/v1/track", {"event": "Live", "userId": "u"})):
+        assert client.post(path, auth=AUTH, json=body).status_code == 200
+    sources = {
+        EventCodec().decode(value_of(m))["event"]: EventCodec().decode(value_of(m))["source"]
+        for m in read_all(kafka_bootstrap, topics.events)
+    }
+    assert sources == {"Old": "import", "Live": "http"}

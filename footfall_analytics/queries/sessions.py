@@ -1,8 +1,8 @@
 """Sessions, channels and each person's first and last campaign touch.
 
 A session is a person's run of events with no gap longer than `timeout` (offline events,
-source = 'csv', never start or extend one). It keeps its entry event's page, referrer, utm fields
-and click ids, and its channel is footfall_channel of that entry event (docs/analytics.md).
+source 'csv' or 'import', never start or extend one). It keeps its entry event's page, referrer,
+utm fields and click ids; its channel is footfall_channel of the entry event (docs/analytics.md).
 """
 
 from dataclasses import dataclass
@@ -88,7 +88,7 @@ def _sessions_sql(params: SessionParams, binder: Binder) -> str:
         "SELECT *, toUnixTimestamp64Milli(timestamp) AS ms, "
         "ms - lagInFrame(ms, 1, 0) OVER w > "
         f"{timeout_ms} AS is_start FROM {source} "
-        f"WHERE person_id != '' AND source != 'csv' AND {person} "
+        f"WHERE person_id != '' AND source NOT IN ('csv', 'import') AND {person} "
         "WINDOW w AS (PARTITION BY person_id ORDER BY timestamp, message_id "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     )
