@@ -5,6 +5,7 @@ var CLICK_IDS = ['gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'ttclid'];
 var UTM = ['source', 'medium', 'campaign', 'term', 'content'];
 var P = 'ff_'; // storage key prefix
 var DAY = 864e5;
+var GRACE = 5e3; // ms a beacon gets to land before its events are sent again with fetch
 
 export function create(win) {
   var doc = win.document;
@@ -17,6 +18,7 @@ export function create(win) {
   var timer = 0;
   var attempt = 0;
   var busy = false;
+  var wake = 0; // ms until the next beaconed event is due again (set by take)
   var lastSection = null;
   var lastSectionAt = 0;
   var now = function () {
@@ -286,7 +288,8 @@ export function create(win) {
     enqueue([m]);
   }
 
-  // ---- durable queue, shared by tabs; items are {m: message, l: in flight, e: lock expiry} ----
+  // ---- durable queue, shared by tabs; items are {m: message, l: in flight, e: lock expiry,
+  // b: when last handed to sendBeacon (unconfirmed: kept until a fetch answers 2xx)} ----
   function queue() {
     return getJSON('q', []);
   }
@@ -308,15 +311,22 @@ export function create(win) {
         flush();
       }, ms);
   }
-  // Take up to `max` events not in flight (or with a stale lock) and mark them in flight.
+  // Take up to `max` events not in flight (or with a stale lock) nor beaconed in the last GRACE ms, and
+  // mark them in flight.
   function take(max, bytes, lockMs) {
     var q = queue();
     var t = now();
     var out = [];
     var size = 0;
+    wake = 0;
     for (var i = 0; i < q.length && out.length < max; i++) {
       var it = q[i];
       if (it.l && it.e > t) continue; // in flight here or in another tab
+      var a = t - it.b; // NaN when never beaconed
+      if (a >= 0 && a < GRACE) {
+        wake = Math.min(wake || GRACE, GRACE - a);
+        continue;
+      }
       var n = JSON.stringify(it.m).length;
       if (size + n > bytes && out.length) break;
       size += n;
@@ -327,16 +337,20 @@ export function create(win) {
     if (out.length) setJSON('q', q);
     return out;
   }
-  // Remove (done) or unlock the given events.
-  function release(ms, done) {
+  // Remove (done) or unlock the given events; `beaconed` also stamps them with the time (b).
+  function release(ms, done, beaconed) {
     var ids = ms.map(function (m) {
       return m.messageId;
     });
+    var t = now();
     setJSON(
       'q',
       queue().filter(function (it) {
         if (ids.indexOf(it.m.messageId) < 0) return 1;
-        if (!done) delete it.l, delete it.e;
+        if (!done) {
+          delete it.l, delete it.e;
+          if (beaconed) it.b = t;
+        }
         return !done;
       })
     );
@@ -363,7 +377,10 @@ export function create(win) {
     win.clearTimeout(timer);
     timer = 0;
     var ms = take(cfg.batchSize, 4e5, 6e4);
-    if (!ms.length) return Promise.resolve();
+    if (!ms.length) {
+      if (wake) schedule(wake); // beaconed events wait out their grace, then go again
+      return Promise.resolve();
+    }
     busy = true;
     var b = body(ms);
     var retry = function (wait) {
@@ -388,9 +405,11 @@ export function create(win) {
         }
       );
   }
-  // Page is going away: hand what is not in flight to the browser. sendBeacon's answer is unknown, so
-  // its events are done; with the fetch fallback they stay marked until the answer (if the page dies
-  // first, the mark expires and the next page resends them, with the same messageIds).
+  // Page is going away: hand what is not in flight to the browser. sendBeacon's answer is unknown (true
+  // only means queued), so its events stay in the queue marked as beaconed: once GRACE ms have passed, the
+  // next flush (of this page if it lives on, of another tab, or of the next page) sends them again with
+  // fetch, with the same messageIds, and only its answer removes them. With the fetch fallback they stay marked in flight until the answer (if the
+  // page dies first, the mark expires and the next page resends them).
   function beaconFlush() {
     if (!started || !allowed()) return;
     for (var guard = 0; guard < 10; guard++) {
@@ -399,7 +418,7 @@ export function create(win) {
       var b = body(ms);
       try {
         if (nav.sendBeacon && nav.sendBeacon(endpoint(), new win.Blob([b], { type: 'text/plain' }))) {
-          release(ms, 1);
+          release(ms, 0, 1);
           continue;
         }
       } catch (e) {}

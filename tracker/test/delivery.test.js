@@ -149,11 +149,13 @@ test('pagehide and visibilitychange=hidden flush with sendBeacon (text/plain Blo
   const body = JSON.parse(await beacons[0].blob.text());
   assert.equal(body.writeKey, 'wk');
   assert.deepEqual(body.batch.map((m) => m.event), ['a']);
-  assert.equal(e.ff._queue().length, 0);
+  assert.equal(e.ff._queue().length, 1, 'kept (beaconed, unconfirmed) until a fetch answers');
   e.ff.track('b');
   Object.defineProperty(e.doc, 'visibilityState', { configurable: true, value: 'hidden' });
   e.doc.dispatchEvent(new e.win.Event('visibilitychange'));
   assert.equal(beacons.length, 2);
+  const second = JSON.parse(await beacons[1].blob.text());
+  assert.deepEqual(second.batch.map((m) => m.event), ['b'], 'a just-beaconed event is not beaconed again');
 });
 
 test('without sendBeacon (or when it refuses) it falls back to fetch keepalive', async () => {
@@ -167,4 +169,124 @@ test('without sendBeacon (or when it refuses) it falls back to fetch keepalive',
   assert.equal(e.ff._queue().length, 1, 'kept (in flight) until the answer');
   await new Promise((r) => setImmediate(r));
   assert.equal(e.ff._queue().length, 0);
+});
+
+// ---- beaconed events: kept until a fetch confirms them ----
+
+// Date.now (the tracker's clock) under the test's control.
+function clock() {
+  const real = Date.now;
+  let t = real();
+  Date.now = () => t;
+  return { advance: (ms) => (t += ms), restore: () => (Date.now = real) };
+}
+const tick = () => new Promise((r) => setImmediate(r));
+// Run the latest pending timer (a scheduled flush) and let its request settle.
+async function run(e) {
+  const t = live(e.timers).at(-1);
+  t.cleared = true;
+  t.fn();
+  await tick();
+}
+const beaconing = (beacons) => ({
+  before: (w) => (w.navigator.sendBeacon = (url, blob) => (beacons.push(blob), true)),
+});
+const stored = (storage) => JSON.parse(storage.getItem('ff_q') || '[]');
+const hide = (e) => {
+  Object.defineProperty(e.doc, 'visibilityState', { configurable: true, value: 'hidden' });
+  e.doc.dispatchEvent(new e.win.Event('visibilitychange'));
+};
+
+test('beaconed events survive a reload and are resent once, after a grace period, with the same messageIds', async () => {
+  const c = clock();
+  try {
+    const storage = memStorage();
+    const beacons = [];
+    const a = env({ storage, ...beaconing(beacons) });
+    a.ff.init(base);
+    a.ff.track('a');
+    a.ff.track('b');
+    const ids = a.ff._queue().map((m) => m.messageId);
+    a.win.dispatchEvent(new a.win.Event('pagehide'));
+    assert.equal(beacons.length, 1);
+    assert.deepEqual(JSON.parse(await beacons[0].text()).batch.map((m) => m.messageId), ids);
+    assert.deepEqual(
+      stored(storage).map((it) => [it.m.messageId, it.b, it.l]),
+      ids.map((id) => [id, Date.now(), undefined]),
+      'kept, marked as beaconed (with the time), not in flight'
+    );
+    // Nothing confirmed the beacon (the API may have been down). The next page, a second later:
+    c.advance(1000);
+    const b = env({ storage });
+    b.ff.init(base);
+    await run(b); // init's flush
+    assert.equal(b.calls.length, 0, 'the beacon gets its grace period');
+    assert.equal(live(b.timers).at(-1).ms, 4000, 'a flush is scheduled for the end of the grace period');
+    c.advance(4000);
+    await run(b);
+    assert.deepEqual(b.sent().map((m) => m.messageId), ids, 'resent with the same messageIds');
+    assert.equal(b.ff._queue().length, 0, 'removed by the 2xx');
+    await b.ff.flush();
+    c.advance(60000);
+    const r = env({ storage });
+    r.ff.init(base);
+    await r.ff.flush();
+    assert.equal(b.calls.length + r.calls.length, 1, 'resent once');
+  } finally {
+    c.restore();
+  }
+});
+
+test('only a fetch 2xx removes beaconed events; the next flush after the grace period takes them', async () => {
+  const c = clock();
+  try {
+    const storage = memStorage();
+    const beacons = [];
+    const e = env({ storage, ...beaconing(beacons), respond: (u, i, n) => status(n == 2 ? 503 : 200)() });
+    e.ff.init(base);
+    e.ff.track('a');
+    const id = e.ff._queue()[0].messageId;
+    hide(e); // the tab is hidden, then comes back: the page lives on
+    assert.equal(beacons.length, 1);
+    hide(e);
+    assert.equal(beacons.length, 1, 'not beaconed again within the grace period');
+    e.ff.track('b');
+    await e.ff.flush();
+    assert.deepEqual(e.calls[0].body.batch.map((m) => m.event), ['b'], 'within the grace period: only b');
+    c.advance(5000);
+    e.ff.track('c');
+    await e.ff.flush();
+    assert.deepEqual(e.calls[1].body.batch.map((m) => m.event), ['a', 'c']);
+    assert.equal(e.calls[1].body.batch[0].messageId, id);
+    assert.deepEqual(e.ff._queue().map((m) => m.event), ['a', 'c'], 'a 503 keeps them');
+    await e.ff.flush();
+    assert.deepEqual(e.calls[2].body.batch.map((m) => m.messageId), [id, e.calls[1].body.batch[1].messageId]);
+    assert.deepEqual(stored(storage), [], 'gone after the 2xx');
+    const n = env({ storage });
+    n.ff.init(base);
+    c.advance(60000);
+    await n.ff.flush();
+    assert.equal(n.calls.length, 0, 'nothing left for the next page');
+  } finally {
+    c.restore();
+  }
+});
+
+test('the cap holds with beaconed events in the queue, dropping the oldest', () => {
+  const storage = memStorage();
+  const beacons = [];
+  const opts = { ...base, maxQueue: 5, flushAt: 100 };
+  const e = env({ storage, ...beaconing(beacons) });
+  e.ff.init(opts);
+  for (let i = 0; i < 4; i++) e.ff.track('e' + i);
+  e.win.dispatchEvent(new e.win.Event('pagehide'));
+  assert.equal(beacons.length, 1);
+  for (let i = 4; i < 8; i++) e.ff.track('e' + i);
+  assert.deepEqual(e.ff._queue().map((m) => m.event), ['e3', 'e4', 'e5', 'e6', 'e7']);
+  assert.deepEqual(stored(storage).map((it) => !!it.b), [true, false, false, false, false]);
+  const r = env({ storage });
+  r.ff.init(opts);
+  r.ff.track('e8');
+  r.ff.track('e9');
+  assert.deepEqual(r.ff._queue().map((m) => m.event), ['e5', 'e6', 'e7', 'e8', 'e9']);
 });
