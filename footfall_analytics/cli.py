@@ -1,0 +1,170 @@
+"""Reports in the terminal, as tables.
+
+    python -m footfall_analytics.cli funnel --steps "Product Viewed,Signed Up,Order Completed" \\
+        --window 1d --from 2024-01-01 --to 2024-02-01 --filter utm_source:eq:facebook
+    python -m footfall_analytics.cli founding | attribution --model first --dimension section
+    python -m footfall_analytics.cli retention --weeks 6 | top --kind pages | channels | over-time
+
+It asks the analytics server (--server, default $FOOTFALL_ANALYTICS_URL or
+http://127.0.0.1:8125) or, with --dsn, a database directly (http(s):// ClickHouse, or chdb:///path
+when no other process holds it), through a read-only session. Arguments mean what they mean in
+the query API (footfall_analytics/server/args.py). Exit 2 on a bad parameter.
+"""
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import httpx
+
+from footfall_analytics.errors import BadParameter
+from footfall_analytics.server.args import Args
+from footfall_analytics.server.reports import REPORTS
+from footfall_analytics.server.source import open_dsn
+
+COMMANDS = {
+    "funnel": "funnel",
+    "founding": "founding",
+    "attribution": "attribution",
+    "retention": "retention",
+    "top": "top",
+    "channels": "sessions/channels",
+    "over-time": "events-over-time",
+}
+# option -> query-string name, per command (the common ones are added to all).
+OPTIONS: dict[str, list[tuple[str, str]]] = {
+    "funnel": [("--steps", "steps"), ("--window", "window"), ("--breakdown", "breakdown")],
+    "founding": [("--utm-source", "utm_source")],
+    "attribution": [
+        ("--model", "model"),
+        ("--dimension", "dimension"),
+        ("--lookback", "lookback"),
+        ("--conversion-events", "conversion_events"),
+        ("--revenue-property", "revenue_property"),
+    ],  # fmt: skip
+    "retention": [("--weeks", "weeks"), ("--activity-event", "activity_event")],
+    "top": [("--kind", "kind"), ("--limit", "limit")],
+    "channels": [("--timeout", "timeout")],
+    "over-time": [("--interval", "interval"), ("--event", "event")],
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m footfall_analytics.cli", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    where = top.add_mutually_exclusive_group()
+    where.add_argument("--server", help="analytics server URL (default http://127.0.0.1:8125)")
+    where.add_argument("--dsn", help="query a database directly: http(s)://... or chdb:///path")
+    top.add_argument("--json", action="store_true", help="print the API's JSON instead")
+    sub = top.add_subparsers(dest="command", required=True)
+    for command, options in OPTIONS.items():
+        p = sub.add_parser(command)
+        p.add_argument("--from", dest="from_", metavar="FROM", help="start (date or ISO time)")
+        p.add_argument("--to", help="end, exclusive (default: end of today, UTC)")
+        p.add_argument("--filter", action="append", default=[], help="field:op:value")
+        for flag, _ in options:
+            p.add_argument(flag)
+    return top
+
+
+def query_items(opts: argparse.Namespace) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    if opts.from_:
+        items.append(("from", opts.from_))
+    if opts.to:
+        items.append(("to", opts.to))
+    items += [("filter", f) for f in opts.filter]
+    for flag, name in OPTIONS[opts.command]:
+        value = getattr(opts, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            items.append((name, str(value)))
+    return items
+
+
+def fetch(opts: argparse.Namespace, items: list[tuple[str, str]]) -> dict[str, Any]:
+    path = COMMANDS[opts.command]
+    if opts.dsn:
+        source = open_dsn(opts.dsn, os.environ.get("FOOTFALL_CLICKHOUSE_DATABASE") or "footfall")
+        try:
+            return REPORTS[path](source.client, Args(items))
+        finally:
+            source.close()
+    base = opts.server or os.environ.get("FOOTFALL_ANALYTICS_URL") or "http://127.0.0.1:8125"
+    params = httpx.QueryParams(tuple(items))
+    response = httpx.get(f"{base.rstrip('/')}/api/{path}", params=params, timeout=120)
+    body: dict[str, Any] = response.json()
+    if response.status_code == 400:
+        raise BadParameter(str(body.get("parameter")), str(body.get("message")))
+    if response.status_code != 200:
+        raise RuntimeError(f"{response.status_code} {body.get('code')}: {body.get('message')}")
+    return body
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.ljust(w) if i == 0 else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in cells)])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render(command: str, body: dict[str, Any]) -> str:
+    period = body.get("period", {})
+    title = f"{command}  [{period.get('from', '')} .. {period.get('to', '')})"
+    if command == "founding":
+        return f"{title}\npersons (utm_source={body['utm_source']}): {body['persons']:,}"
+    if command == "funnel":
+        rows = [
+            [g["breakdown"] or "-", s["step"], s["event"], s["persons"],
+             f"{s['rate_from_start']:.1%}", f"{s['rate_from_previous']:.1%}",
+             None if s["median_seconds_from_previous"] is None
+             else f"{s['median_seconds_from_previous'] / 60:.1f} min"]
+            for g in body["groups"] for s in g["steps"]
+        ]  # fmt: skip
+        heads = ["breakdown", "step", "event", "persons", "from start", "from prev", "median"]
+        return f"{title}\n{table(heads, rows)}"
+    rows_in: list[dict[str, Any]] = body.get("rows", [])
+    if not rows_in:
+        return f"{title}\n(no rows)"
+    heads = list(rows_in[0])
+    return f"{title}\n{table(heads, [[r[h] for h in heads] for r in rows_in])}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parser().parse_args(argv)
+    try:
+        body = fetch(opts, query_items(opts))
+    except BadParameter as error:
+        print(f"bad parameter {error.name}: {error.message}", file=sys.stderr)
+        return 2
+    except (httpx.HTTPError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if opts.json:
+        import json
+
+        print(json.dumps(body, indent=2))
+    else:
+        print(render(opts.command, body))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

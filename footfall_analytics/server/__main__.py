@@ -1,0 +1,35 @@
+"""`python -m footfall_analytics.server [--dsn DSN | --sink-url URL] [--host H] [--port P]`.
+
+Defaults come from the environment: FOOTFALL_ANALYTICS_HOST / FOOTFALL_ANALYTICS_PORT
+[127.0.0.1 / 8125]; queries go to the sink's /query (chDB) or to FOOTFALL_CLICKHOUSE_DSN when it
+is an http(s):// ClickHouse server."""
+
+import argparse
+import logging
+import os
+
+import uvicorn
+
+from footfall_analytics.server import create_app, open_source
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m footfall_analytics.server")
+    parser.add_argument("--host", default=os.environ.get("FOOTFALL_ANALYTICS_HOST") or "127.0.0.1")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("FOOTFALL_ANALYTICS_PORT") or "8125")
+    )
+    parser.add_argument("--dsn", help="http(s):// ClickHouse server or chdb:///path (read-only)")
+    parser.add_argument("--sink-url", help="the sink's HTTP base URL (default from the env)")
+    opts = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    source = open_source(opts.dsn, opts.sink_url)
+    logging.getLogger("footfall_analytics.server").info("queries go to %s", source.description)
+    try:
+        uvicorn.run(create_app(source), host=opts.host, port=opts.port, log_level="warning")
+    finally:
+        source.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The analytics server: JSON reports under /api/, read-only SQL, and the dashboard at /.
+
+Every error is JSON `{"code", "message", "parameter"}`: 400 for bad input (BadParameter), 403 for
+a write refused by the read-only session, 504 when a query runs out of time, 502 when the
+database fails a report."""
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from footfall_analytics.errors import BadParameter
+from footfall_analytics.remote import rows_as_json
+from footfall_analytics.server.args import Args
+from footfall_analytics.server.reports import REPORTS, Report
+from footfall_analytics.server.source import Source
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+SQL_MAX_BYTES = 100_000
+SQL_DEFAULT_LIMIT = 1000
+SQL_MAX_LIMIT = 10_000
+SQL_TIMEOUT = 20.0
+REPORT_TIMEOUT = 60.0
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def error(status: int, code: str, message: str, parameter: str | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, "parameter": parameter}, status)
+
+
+def _database_error(exc: Exception) -> JSONResponse:
+    text = str(exc).strip()
+    if "READONLY" in text or "readonly mode" in text:
+        return error(403, "read_only", "writes, DDL and SET are refused: " + text[:2000])
+    return error(400, "query_error", text[:2000])
+
+
+def create_app(source: Source) -> Starlette:
+    async def run_report(request: Request, report: Report) -> Response:
+        try:
+            args = Args(request.query_params.multi_items())
+            result = await asyncio.wait_for(
+                run_in_threadpool(report, source.client, args), REPORT_TIMEOUT
+            )
+        except BadParameter as exc:
+            return error(400, "bad_parameter", exc.message, exc.name)
+        except TimeoutError:
+            return error(504, "timeout", f"the report took more than {REPORT_TIMEOUT:.0f}s")
+        except Exception as exc:  # QueryError or a driver error: the database, not the input
+            log.exception("report %s failed", request.url.path)
+            return error(502, "query_failed", str(exc)[:2000])
+        return JSON(result)
+
+    def route(name: str, report: Report) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await run_report(request, report)
+
+        return Route(f"/api/{name}", endpoint, methods=["GET"], name=name)
+
+    async def sql(request: Request) -> Response:
+        """POST /api/sql: body = SQL (or JSON {"sql", "limit"}); ?limit= rows (<= 10,000)."""
+        body = await request.body()
+        if len(body) > SQL_MAX_BYTES:
+            return error(413, "too_large", f"SQL over {SQL_MAX_BYTES} bytes", "sql")
+        limit_text: Any = request.query_params.get("limit")
+        text = body.decode("utf-8", "replace")
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                doc = orjson.loads(body)
+                text, limit_text = str(doc["sql"]), doc.get("limit", limit_text)
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return error(400, "invalid_json", 'expected {"sql": "...", "limit": n}', "sql")
+        try:
+            limit = SQL_DEFAULT_LIMIT if limit_text in (None, "") else int(limit_text)
+        except (TypeError, ValueError):
+            return error(400, "bad_parameter", "limit must be an integer", "limit")
+        if not 1 <= limit <= SQL_MAX_LIMIT:
+            return error(400, "bad_parameter", f"limit must be 1 to {SQL_MAX_LIMIT}", "limit")
+        if not text.strip():
+            return error(400, "bad_parameter", "empty SQL", "sql")
+        try:
+            result = await asyncio.wait_for(
+                run_in_threadpool(source.client.query, text), SQL_TIMEOUT
+            )
+        except TimeoutError:
+            return error(504, "timeout", f"the query took more than {SQL_TIMEOUT:.0f}s")
+        except Exception as exc:  # ClickHouse's refusal or error, for the caller to read
+            return _database_error(exc)
+        rows = list(result.result_rows)
+        types = getattr(result, "column_types", ())
+        return JSON({
+            "columns": [
+                {"name": n, "type": str(getattr(t, "name", t))}
+                for n, t in zip(result.column_names, types, strict=False)
+            ],
+            "rows": rows_as_json(rows[:limit]),
+            "row_count": min(len(rows), limit),
+            "truncated": len(rows) > limit,
+            "limit": limit,
+        })  # fmt: skip
+
+    async def healthz(request: Request) -> Response:
+        return JSON({"ok": True, "source": source.description})
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/api/sql", sql, methods=["POST"]),
+        *(route(name, report) for name, report in REPORTS.items()),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(404, "not_found", f"no route {request.url.path}")
+
+    return Starlette(routes=routes, exception_handlers={404: not_found})

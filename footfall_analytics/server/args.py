@@ -1,0 +1,123 @@
+"""Query-string arguments -> the library's typed parameters. Shared by the HTTP API and the CLI,
+so a dashboard URL, an API call and a command line mean the same thing.
+
+    from=2024-01-01&to=2024-02-01           period [from, to), dates or ISO times, UTC
+    steps=Product Viewed,Signed Up,$any      funnel steps ($page, $screen, $any are tokens)
+    window=1d  lookback=30d  timeout=30m     durations: <n>[s|m|h|d|w], a bare number is seconds
+    filter=utm_source:eq:facebook            repeatable (also `filters`); field:op:value,
+    filter=utm_campaign:in:spring|summer     `in`/`not_in` values separated by |
+    breakdown=utm_campaign
+"""
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import cast
+
+from footfall_analytics.errors import BadParameter
+from footfall_analytics.params import Filter, Op, Period
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_ARG_CHARS = 2000
+DEFAULT_DAYS = 30
+
+
+class Args:
+    """A read-only multi-dict of query-string arguments."""
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self.items = list(items)
+        for name, value in self.items:
+            if len(value) > MAX_ARG_CHARS:
+                raise BadParameter(name, f"at most {MAX_ARG_CHARS} characters")
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        values = self.getall(name)
+        return values[-1] if values else default
+
+    def getall(self, name: str) -> list[str]:
+        return [v for k, v in self.items if k == name]
+
+
+def text(args: Args, name: str, default: str) -> str:
+    value = args.get(name)
+    return default if value is None or value == "" else value
+
+
+def optional_text(args: Args, name: str) -> str | None:
+    value = args.get(name)
+    return None if value is None or value.strip() == "" else value
+
+
+def integer(args: Args, name: str, default: int) -> int:
+    value = args.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise BadParameter(name, f"must be an integer, got {value!r}") from None
+
+
+def duration(args: Args, name: str, default: timedelta) -> timedelta:
+    value = args.get(name)
+    if value is None or value == "":
+        return default
+    match = _DURATION.match(value)
+    if not match:
+        raise BadParameter(name, f"must be a duration such as 30m, 12h, 1d or 2w, got {value!r}")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def moment(name: str, value: str) -> datetime:
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadParameter(name, f"must be a date (2024-01-31) or ISO time: {value!r}") from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def period(args: Args) -> Period:
+    """[from, to); by default the last 30 days up to the end of today (UTC)."""
+    to_text, from_text = args.get("to"), args.get("from")
+    if to_text:
+        end = moment("to", to_text)
+    else:
+        today = datetime.now(UTC).date() + timedelta(days=1)
+        end = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    start = moment("from", from_text) if from_text else end - timedelta(days=DEFAULT_DAYS)
+    if start >= end:
+        raise BadParameter("period", "from must be before to")
+    return Period(start, end)
+
+
+def names(args: Args, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A comma-separated list (also repeatable); blanks dropped."""
+    values = args.getall(name)
+    if not values:
+        return default
+    out = tuple(part.strip() for v in values for part in v.split(",") if part.strip())
+    return out or default
+
+
+def filters(args: Args) -> tuple[Filter, ...]:
+    return tuple(parse_filter(v) for v in args.getall("filter") + args.getall("filters") if v)
+
+
+def parse_filter(spec: str) -> Filter:
+    parts = spec.split(":", 2)
+    if len(parts) != 3:
+        raise BadParameter("filter", f"expected field:op:value, got {spec!r}")
+    field, op, raw = parts[0].strip(), parts[1].strip(), parts[2]
+    if op in ("in", "not_in"):
+        return Filter(field, cast(Op, op), tuple(v for v in raw.split("|") if v != ""))
+    if op in ("gt", "lt"):
+        try:
+            return Filter(field, cast(Op, op), float(raw))
+        except ValueError:
+            raise BadParameter("filter.value", f"{op} needs a number, got {raw!r}") from None
+    return Filter(field, cast(Op, op), raw)

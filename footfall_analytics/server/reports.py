@@ -1,0 +1,205 @@
+"""The reports behind the JSON API and the CLI: Args in, JSON-ready dicts out.
+
+Each one parses its arguments (args.py), calls the query library and turns its typed rows into
+plain JSON. Bad input raises BadParameter (the HTTP layer answers 400)."""
+
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from clickhouse_connect.driver.client import Client
+
+from footfall_analytics import (
+    AttributionParams,
+    FunnelParams,
+    RetentionParams,
+    SessionParams,
+    Step,
+    TopParams,
+    attribution,
+    channels,
+    founding_question,
+    funnel,
+    retention,
+    top,
+)
+from footfall_analytics.errors import BadParameter
+from footfall_analytics.remote import rows_as_json
+from footfall_analytics.server import args as a
+from footfall_analytics.sql import Binder, check_name, compile_filters, resolved_events
+
+Report = Callable[[Client, a.Args], dict[str, Any]]
+_INTERVALS = {
+    "hour": ("toStartOfHour(timestamp)", timedelta(hours=1)),
+    "day": ("toStartOfDay(timestamp)", timedelta(days=1)),
+    "week": ("toDateTime(toMonday(timestamp), 'UTC')", timedelta(weeks=1)),
+}
+MAX_POINTS = 5000
+
+
+def _json(value: object) -> Any:
+    rows = rows_as_json([[asdict(cast(Any, value))]])
+    return rows[0][0]
+
+
+def _period_json(args: a.Args) -> dict[str, str]:
+    p = a.period(args)
+    return {"from": p.start.isoformat(), "to": p.end.isoformat()}
+
+
+def funnel_report(client: Client, args: a.Args) -> dict[str, Any]:
+    steps = a.names(args, "steps")
+    if not steps:
+        raise BadParameter("steps", "give the funnel's steps, e.g. steps=Product Viewed,Signed Up")
+    params = FunnelParams(
+        steps=tuple(Step(name) for name in steps),
+        period=a.period(args),
+        window=a.duration(args, "window", timedelta(days=1)),
+        filters=a.filters(args),
+        breakdown=a.optional_text(args, "breakdown"),
+    )
+    groups = funnel(client, params)
+    return {"period": _period_json(args), "groups": [_json(g) for g in groups]}
+
+
+def founding_report(client: Client, args: a.Args) -> dict[str, Any]:
+    source = a.text(args, "utm_source", "facebook")
+    check_name("utm_source", source)
+    persons = founding_question(client, a.period(args), source)
+    return {"period": _period_json(args), "utm_source": source, "persons": persons}
+
+
+def attribution_report(client: Client, args: a.Args) -> dict[str, Any]:
+    params = AttributionParams(
+        period=a.period(args),
+        model=cast(Any, a.text(args, "model", "last")),
+        dimension=cast(Any, a.text(args, "dimension", "campaign")),
+        lookback=a.duration(args, "lookback", timedelta(days=30)),
+        conversion_events=a.names(args, "conversion_events", ("Order Completed",)),
+        revenue_property=a.text(args, "revenue_property", "revenue"),
+        filters=a.filters(args),
+    )
+    rows = attribution(client, params)
+    return {"period": _period_json(args), "model": params.model,
+            "dimension": params.dimension, "rows": [_json(r) for r in rows]}  # fmt: skip
+
+
+def retention_report(client: Client, args: a.Args) -> dict[str, Any]:
+    params = RetentionParams(
+        period=a.period(args),
+        weeks=a.integer(args, "weeks", 8),
+        activity_event=a.optional_text(args, "activity_event"),
+    )
+    return {"period": _period_json(args), "rows": [_json(r) for r in retention(client, params)]}
+
+
+def top_report(client: Client, args: a.Args) -> dict[str, Any]:
+    params = TopParams(
+        period=a.period(args),
+        kind=cast(Any, a.text(args, "kind", "events")),
+        limit=a.integer(args, "limit", 20),
+        filters=a.filters(args),
+    )
+    rows = top(client, params)
+    return {"period": _period_json(args), "kind": params.kind, "rows": [_json(r) for r in rows]}
+
+
+def channels_report(client: Client, args: a.Args) -> dict[str, Any]:
+    params = SessionParams(
+        period=a.period(args), timeout=a.duration(args, "timeout", timedelta(minutes=30))
+    )
+    return {"period": _period_json(args), "rows": [_json(r) for r in channels(client, params)]}
+
+
+def events_over_time(client: Client, args: a.Args) -> dict[str, Any]:
+    """Events and distinct persons per hour, day or week (empty buckets filled with zeros)."""
+    interval = a.text(args, "interval", "day")
+    if interval not in _INTERVALS:
+        raise BadParameter("interval", f"unknown interval {interval!r}; use hour, day or week")
+    bucket, step = _INTERVALS[interval]
+    period = a.period(args)
+    if (period.end - period.start) / step > MAX_POINTS:
+        raise BadParameter("interval", f"more than {MAX_POINTS} points: use a longer interval")
+    binder = Binder()
+    where = compile_filters(a.filters(args), binder)
+    event = a.optional_text(args, "event")
+    if event is not None:
+        check_name("event", event)
+        where += f" AND event = {binder.bind(event, 'String')}"
+    sql = (
+        f"SELECT {bucket} AS t, count(), uniqExactIf(person_id, person_id != '') "
+        f"FROM {resolved_events(binder, period.start, period.end)} "
+        f"WHERE {where} GROUP BY t ORDER BY t"
+    )
+    found = {
+        _utc(t): (int(e), int(p))
+        for t, e, p in client.query(sql, parameters=binder.parameters).result_rows
+    }
+    first = _utc(_floor(period.start, interval))
+    rows, at = [], first
+    while at < period.end:
+        events, persons = found.get(at, (0, 0))
+        rows.append({"t": at.isoformat(), "events": events, "persons": persons})
+        at += step
+    return {"period": _period_json(args), "interval": interval, "rows": rows}
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _floor(at: datetime, interval: str) -> datetime:
+    at = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if interval == "hour":
+        return at
+    at = at.replace(hour=0)
+    return at - timedelta(days=at.weekday()) if interval == "week" else at
+
+
+def event_names(client: Client, args: a.Args) -> dict[str, Any]:
+    """Stored event names, most frequent first (the funnel builder's suggestions)."""
+    rows = client.query(
+        "SELECT event, count() AS n FROM events WHERE event != '' "
+        "GROUP BY event ORDER BY n DESC, event LIMIT 500"
+    ).result_rows
+    return {"events": [{"event": str(e), "count": int(n)} for e, n in rows]}
+
+
+def conversions_status(client: Client, args: a.Args) -> dict[str, Any]:
+    """The conversions uploader's tables, if it has created any (else "not configured")."""
+    tables = client.query(
+        "SELECT name, total_rows FROM system.tables "
+        "WHERE database = currentDatabase() AND name LIKE 'conversion%' ORDER BY name"
+    ).result_rows
+    if not tables:
+        return {"configured": False, "status": "not configured", "tables": []}
+    out = []
+    for name, total in tables:
+        entry: dict[str, Any] = {"name": str(name), "rows": int(total or 0)}
+        has_status = client.query(
+            "SELECT count() FROM system.columns WHERE database = currentDatabase() "
+            "AND table = {t:String} AND name = 'status'",
+            parameters={"t": str(name)},
+        ).result_rows[0][0]
+        if has_status:  # the table name comes from system.tables, quoted as an identifier
+            quoted = "`" + str(name).replace("\\", "\\\\").replace("`", "\\`") + "`"
+            counts = client.query(
+                f"SELECT toString(status), count() FROM {quoted} GROUP BY 1 ORDER BY 1"
+            ).result_rows
+            entry["by_status"] = {str(s): int(c) for s, c in counts}
+        out.append(entry)
+    return {"configured": True, "status": "configured", "tables": out}
+
+
+REPORTS: dict[str, Report] = {
+    "funnel": funnel_report,
+    "founding": founding_report,
+    "attribution": attribution_report,
+    "retention": retention_report,
+    "top": top_report,
+    "events-over-time": events_over_time,
+    "sessions/channels": channels_report,
+    "events": event_names,
+    "conversions/status": conversions_status,
+}

@@ -1,0 +1,93 @@
+"""Where the analytics server's queries go, always through read-only sessions.
+
+* chDB (the default): the sink holds the data path, so queries go to its POST /query
+  (SinkQueryClient), whose session is read-only with time and row limits.
+* A ClickHouse server (FOOTFALL_CLICKHOUSE_DSN=http://...): clickhouse-connect directly; every
+  query carries readonly=1 (last) and the limits.
+* chdb:///path directly (tests, or the CLI when nothing else has the path open): a session made
+  read-only with SET, like the sink's reader.
+"""
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, cast
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from footfall_analytics.remote import QueryResult, SinkQueryClient
+
+READ_LIMITS: dict[str, object] = {
+    "max_execution_time": 30,
+    "max_result_rows": 1_000_000,
+    "result_overflow_mode": "throw",
+}
+
+
+class ReadOnlyClient:
+    """A clickhouse-connect client behind a lock (a chDB session is not thread-safe), adding
+    the read-only settings to every query when they travel per request (HTTP)."""
+
+    def __init__(self, client: Client, settings: dict[str, object]) -> None:
+        self.inner = client
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    def query(self, query: str, parameters: Any = None, **_: Any) -> QueryResult:
+        with self._lock:
+            result = self.inner.query(query, parameters=parameters, settings=self.settings or None)
+            names = tuple(result.column_names)
+            types = tuple(getattr(t, "name", str(t)) for t in result.column_types)
+            return QueryResult(names, types, [tuple(r) for r in result.result_rows])
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@dataclass
+class Source:
+    client: Client  # what the library is given (SinkQueryClient / ReadOnlyClient duck-type it)
+    description: str
+
+    def close(self) -> None:
+        cast(Any, self.client).close()
+
+
+def _as_client(obj: object) -> Client:
+    # The library is typed against clickhouse-connect's Client but only calls
+    # query(sql, parameters=...) and reads result_rows / column_names / named_results().
+    return cast(Client, obj)
+
+
+def open_source(dsn: str | None = None, sink_url: str | None = None) -> Source:
+    """From arguments, else the environment (docs/contract-for-helpers.md)."""
+    database = os.environ.get("FOOTFALL_CLICKHOUSE_DATABASE") or "footfall"
+    dsn = dsn or os.environ.get("FOOTFALL_ANALYTICS_DSN") or None
+    env_dsn = os.environ.get("FOOTFALL_CLICKHOUSE_DSN", "")
+    if dsn is None and sink_url is None and env_dsn.startswith(("http://", "https://")):
+        dsn = env_dsn
+    if dsn is not None:
+        return open_dsn(dsn, database)
+    if sink_url is None:
+        host = os.environ.get("FOOTFALL_SINK_HTTP_HOST") or "127.0.0.1"
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        sink_url = f"http://{host}:{os.environ.get('FOOTFALL_SINK_HTTP_PORT') or '8124'}"
+    return Source(_as_client(SinkQueryClient(sink_url)), f"sink {sink_url}/query")
+
+
+def open_dsn(dsn: str, database: str = "footfall", max_seconds: int = 30) -> Source:
+    limits = {**READ_LIMITS, "max_execution_time": max_seconds, "readonly": 1}  # readonly last
+    client = clickhouse_connect.get_client(dsn=dsn, database=database)
+    if dsn.startswith("chdb:"):
+        # chDB cannot undo readonly=1 on a session: set the limits first, readonly last.
+        for name, value in limits.items():
+            client.command(f"SET {name} = {value!r}")
+        return Source(_as_client(ReadOnlyClient(client, {})), f"chDB {dsn} (read-only session)")
+    return Source(_as_client(ReadOnlyClient(client, limits)), f"ClickHouse {_redact(dsn)}")
+
+
+def _redact(dsn: str) -> str:
+    scheme, sep, rest = dsn.partition("://")
+    creds, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{creds.split(':')[0]}:***@{host}" if at else dsn

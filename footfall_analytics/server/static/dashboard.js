@@ -1,0 +1,299 @@
+// Footfall dashboard: reads its view from the URL's query string, asks this server's /api/ for
+// the reports, draws them with Chart.js (served from /static/vendor). Values go into the page
+// as text, never as HTML. Nothing is fetched from anywhere but this server.
+'use strict';
+
+const FIELDS = ['event', 'type', 'source', 'page_url', 'page_path', 'referrer', 'referrer_host',
+  'channel', 'section', 'library_name', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term',
+  'utm_content', 'gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'ttclid', 'properties.'];
+const OPS = ['eq', 'neq', 'in', 'not_in', 'contains', 'gt', 'lt'];
+const COLORS = ['#2f6fde', '#12b76a', '#f79009', '#7a5af8', '#ee46bc', '#06aed4', '#667085'];
+const charts = {};
+const $ = (id) => document.getElementById(id);
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function isoDay(d) { return d.toISOString().slice(0, 10); }
+
+// ---- the view <-> the URL -------------------------------------------------------------------
+
+function defaults() {
+  const to = new Date(); to.setUTCDate(to.getUTCDate() + 1);
+  const from = new Date(to); from.setUTCDate(from.getUTCDate() - 30);
+  return { from: isoDay(from), to: isoDay(to), interval: 'day', window: '1d', model: 'last' };
+}
+
+function readView() {
+  const q = new URLSearchParams(location.search);
+  const d = defaults();
+  return {
+    from: q.get('from') || d.from, to: q.get('to') || d.to,
+    interval: q.get('interval') || d.interval, steps: q.get('steps') || '',
+    window: q.get('window') || d.window, breakdown: q.get('breakdown') || '',
+    model: q.get('model') || d.model, filters: q.getAll('filter'),
+  };
+}
+
+function formView() {
+  const filters = [...document.querySelectorAll('.filter-row')].map((row) => {
+    const [field, op, value] = row.querySelectorAll('input, select');
+    return field.value.trim() ? `${field.value.trim()}:${op.value}:${value.value}` : '';
+  }).filter(Boolean);
+  return {
+    from: $('from').value, to: $('to').value, interval: $('interval').value,
+    steps: $('steps').value.trim(), window: $('window').value.trim(),
+    breakdown: $('breakdown').value.trim(), model: $('model').value, filters,
+  };
+}
+
+function viewQuery(view) {
+  const q = new URLSearchParams();
+  for (const key of ['from', 'to', 'interval', 'steps', 'window', 'breakdown', 'model']) {
+    if (view[key]) q.set(key, view[key]);
+  }
+  for (const f of view.filters) q.append('filter', f);
+  return q;
+}
+
+function addFilterRow(spec) {
+  const [field = '', op = 'eq', ...rest] = (spec || '').split(':');
+  const row = el('div', undefined, 'filter-row');
+  const fieldInput = el('input'); fieldInput.setAttribute('list', 'field-names');
+  fieldInput.placeholder = 'field'; fieldInput.size = 14; fieldInput.value = field;
+  fieldInput.className = 'filter-field';
+  const opSelect = el('select'); opSelect.className = 'filter-op';
+  for (const o of OPS) { const opt = el('option', o); opt.value = o; opSelect.append(opt); }
+  opSelect.value = OPS.includes(op) ? op : 'eq';
+  const valueInput = el('input'); valueInput.placeholder = 'value (a|b for in)';
+  valueInput.size = 16; valueInput.value = rest.join(':'); valueInput.className = 'filter-value';
+  const remove = el('button', '×', 'secondary'); remove.type = 'button';
+  remove.addEventListener('click', () => row.remove());
+  row.append(fieldInput, opSelect, valueInput, remove);
+  $('filter-rows').append(row);
+  return row;
+}
+
+function fillForm(view) {
+  for (const key of ['from', 'to', 'interval', 'steps', 'window', 'breakdown', 'model']) {
+    $(key).value = view[key] || '';
+  }
+  $('filter-rows').replaceChildren();
+  view.filters.forEach(addFilterRow);
+}
+
+// ---- fetching -------------------------------------------------------------------------------
+
+async function api(path, params) {
+  const response = await fetch(`/api/${path}?${params}`);
+  const body = await response.json();
+  if (!response.ok) {
+    const where = body.parameter ? ` (${body.parameter})` : '';
+    throw new Error(`${body.message || response.statusText}${where}`);
+  }
+  return body;
+}
+
+function status(id, text, isError) {
+  const node = $(id); node.textContent = text; node.classList.toggle('error', Boolean(isError));
+}
+
+function draw(id, config) {
+  if (charts[id]) charts[id].destroy();
+  charts[id] = new Chart($(id), config);
+}
+
+function base(view, withFilters) {
+  const q = new URLSearchParams({ from: view.from, to: view.to });
+  if (withFilters) for (const f of view.filters) q.append('filter', f);
+  return q;
+}
+
+// ---- the reports ----------------------------------------------------------------------------
+
+async function overTime(view) {
+  const q = base(view, true); q.set('interval', view.interval);
+  const body = await api('events-over-time', q);
+  const labels = body.rows.map((r) => r.t.slice(0, view.interval === 'hour' ? 16 : 10).replace('T', ' '));
+  draw('chart-over-time', {
+    type: 'line',
+    data: { labels, datasets: [
+      { label: 'events', data: body.rows.map((r) => r.events), borderColor: COLORS[0], tension: 0.2, pointRadius: 0 },
+      { label: 'persons', data: body.rows.map((r) => r.persons), borderColor: COLORS[1], tension: 0.2, pointRadius: 0 },
+    ] },
+    options: { maintainAspectRatio: false, animation: false, interaction: { mode: 'index', intersect: false } },
+  });
+  const total = body.rows.reduce((n, r) => n + r.events, 0);
+  status('over-time-status', `${total.toLocaleString()} events`);
+}
+
+async function funnel(view) {
+  const table = $('funnel-table');
+  if (!view.steps) {
+    table.tHead.replaceChildren(); table.tBodies[0].replaceChildren();
+    status('funnel-status', 'Enter two or more steps and run the funnel.');
+    return;
+  }
+  status('funnel-status', 'running…');
+  delete $('funnel-status').dataset.query;
+  const q = base(view, true);
+  q.set('steps', view.steps); q.set('window', view.window);
+  if (view.breakdown) q.set('breakdown', view.breakdown);
+  let body;
+  try {
+    body = await api('funnel', q);
+  } catch (error) {
+    status('funnel-status', error.message, true);
+    return;
+  }
+  const groups = body.groups;
+  const steps = view.steps.split(',').map((s) => s.trim()).filter(Boolean);
+  const head = el('tr');
+  head.append(el('th', view.breakdown || 'step'));
+  steps.forEach((s, i) => head.append(el('th', `${i + 1}. ${s}`)));
+  table.tHead.replaceChildren(head);
+  const rows = groups.map((g) => {
+    const tr = el('tr'); tr.dataset.breakdown = g.breakdown;
+    tr.append(el('td', view.breakdown ? (g.breakdown || '(none)') : 'persons'));
+    for (const s of g.steps) {
+      const td = el('td', undefined, 'persons');
+      td.dataset.persons = String(s.persons);
+      const median = s.median_seconds_from_previous;
+      td.textContent = `${s.persons} (${(s.rate_from_start * 100).toFixed(1)}%)`;
+      td.title = median == null ? '' : `median ${(median / 60).toFixed(1)} min from the previous step`;
+      tr.append(td);
+    }
+    return tr;
+  });
+  table.tBodies[0].replaceChildren(...rows);
+  draw('chart-funnel', {
+    type: 'bar',
+    data: {
+      labels: steps,
+      datasets: groups.slice(0, COLORS.length).map((g, i) => ({
+        label: view.breakdown ? (g.breakdown || '(none)') : 'persons',
+        data: g.steps.map((s) => s.persons), backgroundColor: COLORS[i],
+      })),
+    },
+    options: { maintainAspectRatio: false, animation: false },
+  });
+  status('funnel-status', groups.length ? 'ok' : 'ok: nobody entered this funnel in the period');
+  $('funnel-status').dataset.query = q.toString();  // which run is shown (tests wait on it)
+}
+
+async function attribution(view) {
+  const parts = [];
+  for (const dimension of ['campaign', 'section']) {
+    const q = base(view, false); q.set('model', view.model); q.set('dimension', dimension);
+    const body = await api('attribution', q);
+    const rows = body.rows.slice(0, 12);
+    draw(`chart-attr-${dimension}`, {
+      type: 'bar',
+      data: { labels: rows.map((r) => r.value), datasets: [
+        { label: 'conversions', data: rows.map((r) => r.conversions), backgroundColor: COLORS[0] },
+        { label: 'revenue', data: rows.map((r) => r.revenue), backgroundColor: COLORS[1], xAxisID: 'x2' },
+      ] },
+      options: { indexAxis: 'y', maintainAspectRatio: false, animation: false,
+        scales: { x: { position: 'bottom' }, x2: { position: 'top', grid: { drawOnChartArea: false } } } },
+    });
+    parts.push(`${dimension}: ${body.rows.reduce((n, r) => n + r.conversions, 0).toFixed(0)} conversions`);
+  }
+  status('attribution-status', parts.join(' · '));
+}
+
+async function retentionTable(view) {
+  const body = await api('retention', base(view, false));
+  const cohorts = new Map();
+  for (const r of body.rows) {
+    if (!cohorts.has(r.cohort_week)) cohorts.set(r.cohort_week, { size: r.cohort_size, weeks: [] });
+    cohorts.get(r.cohort_week).weeks[r.week] = r.rate;
+  }
+  const maxWeek = Math.max(0, ...body.rows.map((r) => r.week));
+  const head = el('tr'); head.append(el('th', 'cohort'), el('th', 'persons'));
+  for (let w = 0; w <= maxWeek; w++) head.append(el('th', `w${w}`));
+  $('retention-table').tHead.replaceChildren(head);
+  const rows = [...cohorts].map(([week, c]) => {
+    const tr = el('tr'); tr.append(el('td', week), el('td', c.size));
+    for (let w = 0; w <= maxWeek; w++) {
+      const rate = c.weeks[w];
+      const td = el('td', rate == null ? '' : `${(rate * 100).toFixed(0)}%`, 'heat');
+      if (rate != null) td.style.background = `rgba(47, 111, 222, ${0.15 + 0.85 * rate})`;
+      if (rate != null && rate < 0.4) td.style.color = '#1d2330';
+      tr.append(td);
+    }
+    return tr;
+  });
+  $('retention-table').tBodies[0].replaceChildren(...rows);
+  status('retention-status', cohorts.size ? '' : 'no cohorts in this period');
+}
+
+async function topTables(view) {
+  const fill = (id, rows, key) => $(id).tBodies[0].replaceChildren(...rows.map((r) => {
+    const tr = el('tr'); tr.append(el('td', r[key] || '(none)'), el('td', r.events ?? r.sessions), el('td', r.persons));
+    return tr;
+  }));
+  for (const kind of ['events', 'pages', 'campaigns']) {
+    const q = base(view, true); q.set('kind', kind); q.set('limit', '8');
+    fill(`top-${kind}`, (await api('top', q)).rows, 'value');
+  }
+  fill('top-channels', (await api('sessions/channels', base(view, false))).rows, 'channel');
+}
+
+async function conversions() {
+  const body = await api('conversions/status', new URLSearchParams());
+  if (!body.configured) { status('conversions-status', 'not configured'); return; }
+  status('conversions-status', body.tables.map((t) => {
+    const by = t.by_status ? ` (${Object.entries(t.by_status).map(([k, v]) => `${k}: ${v}`).join(', ')})` : '';
+    return `${t.name}: ${t.rows} rows${by}`;
+  }).join(' · '));
+}
+
+async function suggestions() {
+  const names = $('event-names');
+  try {
+    const body = await api('events', new URLSearchParams());
+    names.replaceChildren(...['$page', '$screen', '$any', ...body.events.map((e) => e.event)]
+      .map((v) => { const o = el('option'); o.value = v; return o; }));
+  } catch (error) { /* suggestions are optional */ }
+  $('field-names').replaceChildren(...FIELDS.map((v) => { const o = el('option'); o.value = v; return o; }));
+}
+
+function guard(id, promise) {
+  return promise.catch((error) => status(id, error.message, true));
+}
+
+async function render() {
+  document.body.dataset.ready = '0';
+  const view = readView();
+  const share = $('share'); share.href = location.href;
+  await Promise.all([
+    guard('over-time-status', overTime(view)),
+    funnel(view),
+    guard('attribution-status', attribution(view)),
+    guard('retention-status', retentionTable(view)),
+    guard('conversions-status', topTables(view)),
+    guard('conversions-status', conversions()),
+  ]);
+  document.body.dataset.ready = '1';
+}
+
+function apply(event) {
+  if (event) event.preventDefault();
+  history.pushState(null, '', `?${viewQuery(formView())}`);
+  render();
+}
+
+window.addEventListener('DOMContentLoaded', () => {
+  fillForm(readView());
+  $('add-filter').addEventListener('click', () => addFilterRow(''));
+  $('controls').addEventListener('submit', apply);
+  $('run-funnel').addEventListener('click', apply);
+  $('model').addEventListener('change', apply);
+  window.addEventListener('popstate', () => { fillForm(readView()); render(); });
+  suggestions();
+  render();
+});

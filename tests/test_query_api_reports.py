@@ -1,0 +1,202 @@
+"""The analytics server's JSON API (footfall_analytics.server) against the query library, on a
+generated data set in a real chDB: same answers, 400s for bad input, read-only SQL with a limit."""
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+from starlette.testclient import TestClient
+
+from consumers.clickhouse_sink import migrations
+from consumers.clickhouse_sink.config import REPO_ROOT
+from consumers.clickhouse_sink.writer import connect, ensure_database
+from footfall_analytics import (
+    PAGE,
+    AttributionParams,
+    Filter,
+    FunnelParams,
+    Period,
+    RetentionParams,
+    SessionParams,
+    Step,
+    TopParams,
+    attribution,
+    channels,
+    cli,
+    founding_question,
+    funnel,
+    retention,
+    top,
+)
+from footfall_analytics.generate import START, generate, insert
+from footfall_analytics.remote import rows_as_json
+from footfall_analytics.server import create_app, open_dsn
+
+FROM, TO = "2023-12-31", "2024-03-01"
+PERIOD = Period(START - timedelta(days=1), START + timedelta(days=60))
+INJECT = "x') OR 1=1; DROP TABLE events; --"
+
+
+@pytest.fixture(scope="module")
+def dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"chdb://{tmp_path_factory.mktemp('query_api') / 'ch'}"
+
+
+@pytest.fixture(scope="module")
+def env(dsn: str) -> Iterator[tuple[Client, TestClient]]:
+    ensure_database(dsn, "footfall")
+    writer = connect(dsn, "footfall")
+    migrations.apply(writer, REPO_ROOT / "deploy/clickhouse/migrations")
+    insert(writer, generate(seed=11, persons=150)[0])
+    source = open_dsn(dsn, "footfall")  # a second, read-only session on the same path
+    with TestClient(create_app(source)) as http:
+        yield writer, http
+    source.close()
+    writer.close()
+
+
+def get(http: TestClient, path: str, **params: Any) -> dict[str, Any]:
+    response = http.get(path, params={"from": FROM, "to": TO, **params})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def plain(rows: list[Any]) -> list[Any]:
+    return [rows_as_json([[asdict(r)]])[0][0] for r in rows]
+
+
+def test_reports_equal_the_library(env: tuple[Client, TestClient]) -> None:
+    client, http = env
+    steps = (PAGE, "Product Viewed", "Order Completed")
+    expected = funnel(client, FunnelParams(
+        steps=tuple(Step(s) for s in steps), period=PERIOD, window=timedelta(days=2),
+        filters=(Filter("section", "not_in", ("support", "x")),), breakdown="utm_source",
+    ))  # fmt: skip
+    body = get(http, "/api/funnel", steps=",".join(steps), window="2d",
+               filter="section:not_in:support|x", breakdown="utm_source")  # fmt: skip
+    assert body["groups"] == plain(expected) and len(expected) > 1
+    assert expected[0].steps[2].persons > 0
+
+    assert get(http, "/api/founding")["persons"] == founding_question(client, PERIOD)
+    for model, dimension in (("first", "campaign"), ("last", "section"), ("linear", "channel")):
+        rows = attribution(client, AttributionParams(PERIOD, model, dimension))  # type: ignore[arg-type]
+        answer = get(http, "/api/attribution", model=model, dimension=dimension)
+        assert answer["rows"] == plain(rows) and rows
+    rows_r = retention(client, RetentionParams(PERIOD, weeks=4))
+    assert get(http, "/api/retention", weeks="4")["rows"] == plain(rows_r) and rows_r
+    rows_t = top(client, TopParams(PERIOD, "pages", 5))
+    assert get(http, "/api/top", kind="pages", limit="5")["rows"] == plain(rows_t) and rows_t
+    rows_c = channels(client, SessionParams(PERIOD))
+    assert get(http, "/api/sessions/channels")["rows"] == plain(rows_c) and rows_c
+
+    over_time = get(http, "/api/events-over-time", interval="week")["rows"]
+    assert (
+        sum(r["events"] for r in over_time)
+        == client.query(
+            "SELECT count() FROM events FINAL WHERE timestamp >= '2023-12-31' "
+            "AND timestamp < '2024-03-01'"
+        ).result_rows[0][0]
+    )
+    assert get(http, "/api/conversions/status") == {
+        "configured": False, "status": "not configured", "tables": []
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "params", "parameter"), [
+    ("/api/funnel", {"steps": "Product Viewed,No Such Event"}, "steps"),
+    ("/api/funnel", {"steps": "Product Viewed"}, "steps"),
+    ("/api/funnel", {}, "steps"),
+    ("/api/funnel", {"steps": "Product Viewed,Signed Up", "window": "0d"}, "window"),
+    ("/api/funnel", {"steps": "Product Viewed,Signed Up", "window": "-1d"}, "window"),
+    ("/api/funnel", {"steps": f"Product Viewed,{INJECT}"}, "steps"),
+    ("/api/funnel", {"steps": "Product Viewed,Signed Up", "breakdown": INJECT}, "breakdown"),
+    ("/api/funnel", {"steps": "Product Viewed,Signed Up", "filter": f"{INJECT}:eq:x"},
+     "filter.field"),
+    ("/api/funnel", {"steps": "Product Viewed,Signed Up", "filter": "event:like:x"}, "filter.op"),
+    ("/api/funnel", {"steps": "Product Viewed,Signed Up", "filter": "nocolons"}, "filter"),
+    ("/api/funnel", {"steps": "Product Viewed,Signed Up", "from": "2024-02-01",
+                     "to": "2024-01-01"}, "period"),
+    ("/api/funnel", {"steps": "Product Viewed,Signed Up", "from": "yesterday"}, "from"),
+    ("/api/attribution", {"model": "middle"}, "model"),
+    ("/api/attribution", {"dimension": INJECT}, "dimension"),
+    ("/api/attribution", {"lookback": "0s"}, "lookback"),
+    ("/api/retention", {"weeks": "53"}, "weeks"),
+    ("/api/retention", {"weeks": "two"}, "weeks"),
+    ("/api/top", {"kind": INJECT}, "kind"),
+    ("/api/top", {"limit": "0"}, "limit"),
+    ("/api/events-over-time", {"interval": "minute"}, "interval"),
+    ("/api/sessions/channels", {"timeout": "0m"}, "timeout"),
+])  # fmt: skip
+def test_bad_parameters_are_400(
+    env: tuple[Client, TestClient], path: str, params: dict[str, str], parameter: str
+) -> None:
+    _, http = env
+    response = http.get(path, params={"from": FROM, "to": TO, **params})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "bad_parameter" and body["parameter"] == parameter, body
+    assert body["message"]
+
+
+def test_injection_stays_a_value(env: tuple[Client, TestClient]) -> None:
+    client, http = env
+    body = get(http, "/api/top", filter=f"utm_campaign:eq:{INJECT}")
+    assert body["rows"] == []
+    assert client.query("SELECT count() FROM events").result_rows[0][0] > 0  # still there
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO events (message_id) VALUES ('x')",
+    "DROP TABLE events",
+    "SET readonly = 0",
+    "SELECT 1 SETTINGS readonly = 0",
+    "CREATE TABLE t (x UInt8) ENGINE = Memory",
+])  # fmt: skip
+def test_sql_refuses_writes(env: tuple[Client, TestClient], sql: str) -> None:
+    client, http = env
+    response = http.post("/api/sql", content=sql)
+    assert response.status_code in (400, 403), response.text
+    assert response.json()["code"] in ("read_only", "query_error")
+    assert client.query("EXISTS TABLE events").result_rows[0][0] == 1
+    assert http.post("/api/sql", content="SELECT 1 AS one").json()["rows"] == [[1]]
+
+
+def test_sql_row_limit(env: tuple[Client, TestClient]) -> None:
+    _, http = env
+    response = http.post("/api/sql?limit=7", content="SELECT number FROM system.numbers LIMIT 50")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["rows"] == [[i] for i in range(7)] and body["truncated"] is True
+    assert body["columns"] == [{"name": "number", "type": "UInt64"}]
+    assert http.post("/api/sql?limit=100000", content="SELECT 1").status_code == 400
+    json_body = http.post("/api/sql", json={"sql": "SELECT 2 AS two", "limit": 5}).json()
+    assert json_body["rows"] == [[2]] and json_body["truncated"] is False
+
+
+def test_cli_tables(
+    env: tuple[Client, TestClient], dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, _ = env
+    steps = "$page,Product Viewed,Order Completed"
+    code = cli.main(["--dsn", dsn, "funnel", "--steps", steps, "--window", "1d",
+                     "--from", FROM, "--to", TO, "--filter", "section:neq:support"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    expected = funnel(client, FunnelParams(
+        steps=(Step(PAGE), Step("Product Viewed"), Step("Order Completed")), period=PERIOD,
+        filters=(Filter("section", "neq", "support"),),
+    ))[0]  # fmt: skip
+    lines = out.splitlines()
+    assert lines[1].split()[:4] == ["breakdown", "step", "event", "persons"]
+    persons = [line.split("%")[0].split()[-2] for line in lines[3:6]]  # the column before "x%"
+    assert [int(p.replace(",", "")) for p in persons] == [
+        s.persons for s in expected.steps
+    ]  # fmt: skip
+    assert cli.main(["--dsn", dsn, "founding", "--from", FROM, "--to", TO]) == 0
+    assert f": {founding_question(client, PERIOD):,}" in capsys.readouterr().out
+    assert cli.main(["--dsn", dsn, "funnel", "--steps", "Product Viewed,Nope"]) == 2
+    assert "bad parameter steps" in capsys.readouterr().err
