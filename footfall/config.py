@@ -26,6 +26,8 @@ class RunConfig:
     demo_host: str = "127.0.0.1"
     demo_port: int = 8090
     demo_enabled: bool = True  # FOOTFALL_DEMO=0 leaves the demo shop out
+    analytics_host: str = "127.0.0.1"
+    analytics_port: int = 8125
 
     @classmethod
     def from_env(cls, kafka_port: int = 9092, controller_port: int = 9093) -> "RunConfig":
@@ -41,6 +43,8 @@ class RunConfig:
             demo_host=_env("FOOTFALL_DEMO_HOST", "127.0.0.1"),
             demo_port=int(_env("FOOTFALL_DEMO_PORT", "8090")),
             demo_enabled=_env("FOOTFALL_DEMO", "1").lower() not in ("0", "false", "no", "off"),
+            analytics_host=_env("FOOTFALL_ANALYTICS_HOST", "127.0.0.1"),
+            analytics_port=int(_env("FOOTFALL_ANALYTICS_PORT", "8125")),
         )
 
     @property
@@ -58,6 +62,24 @@ class RunConfig:
     @property
     def demo_url(self) -> str:
         return f"http://{_connect_host(self.demo_host)}:{self.demo_port}"
+
+    @property
+    def analytics_url(self) -> str:
+        return f"http://{_connect_host(self.analytics_host)}:{self.analytics_port}"
+
+    @property
+    def conversions_enabled(self) -> bool:
+        """The uploader runs when Meta or Google Ads credentials are configured."""
+        env = os.environ
+        meta = env.get("FOOTFALL_META_PIXEL_ID") and env.get("FOOTFALL_META_ACCESS_TOKEN")
+        google = all(env.get(f"FOOTFALL_GOOGLE_ADS_{name}") for name in (
+            "CUSTOMER_ID", "CONVERSION_ACTION_ID", "DEVELOPER_TOKEN", "ACCESS_TOKEN"))  # fmt: skip
+        return bool(meta or google)
+
+    @property
+    def conversions_url(self) -> str:
+        host = _env("FOOTFALL_CONVERSIONS_HTTP_HOST", "127.0.0.1")
+        return f"http://{_connect_host(host)}:{_env('FOOTFALL_CONVERSIONS_HTTP_PORT', '8126')}"
 
     @property
     def kafka_dir(self) -> Path:
@@ -78,6 +100,8 @@ class RunConfig:
             FOOTFALL_API_PORT=str(self.api_port),
             FOOTFALL_SINK_HTTP_HOST=self.sink_host,
             FOOTFALL_SINK_HTTP_PORT=str(self.sink_port),
+            FOOTFALL_ANALYTICS_HOST=self.analytics_host,
+            FOOTFALL_ANALYTICS_PORT=str(self.analytics_port),
             PYTHONUNBUFFERED="1",  # logs reach the files as they are written
         )
         if self.demo_enabled:

@@ -33,11 +33,15 @@ class Supervisor:
         self.broker = LocalBroker(cfg.kafka_dir, cfg.kafka_port, cfg.controller_port)
         env = cfg.child_env()
         # Stopped in this order; started in reverse. The demo shop goes first, so the events
-        # its back end still holds reach the API before the API stops.
+        # its back end still holds reach the API before the API stops. The analytics server
+        # only reads (through the sink's /query), so it starts after the sink and stops first.
         self.children = [
+            Child(self._analytics_spec(), env),
             Child(self._api_spec(), env),
             Child(self._sink_spec(), env),
         ]
+        if cfg.conversions_enabled:  # only with ad-platform credentials; reads, never blocks
+            self.children.insert(0, Child(self._conversions_spec(), env))
         if cfg.demo_enabled:
             self.children.insert(0, Child(self._demo_spec(), env))
         self._stopping = False
@@ -53,6 +57,18 @@ class Supervisor:
         log = self.cfg.log_dir / "sink.log"
         # The sink flushes its last batch and commits on SIGTERM: give it time.
         return ChildSpec("sink", argv, f"{self.cfg.sink_url}/healthz", log, stop_timeout=45.0)
+
+    def _analytics_spec(self) -> ChildSpec:
+        argv = module_argv("footfall_analytics.server", "FOOTFALL_ANALYTICS_CMD")
+        log = self.cfg.log_dir / "analytics.log"
+        url = f"{self.cfg.analytics_url}/healthz"
+        return ChildSpec("analytics", argv, url, log, stop_timeout=10.0)
+
+    def _conversions_spec(self) -> ChildSpec:
+        argv = module_argv("consumers.conversions", "FOOTFALL_CONVERSIONS_CMD")
+        log = self.cfg.log_dir / "conversions.log"
+        url = f"{self.cfg.conversions_url}/healthz"
+        return ChildSpec("conversions", argv, url, log, stop_timeout=30.0)
 
     def _demo_spec(self) -> ChildSpec:
         argv = module_argv("demo", "FOOTFALL_DEMO_CMD")
@@ -170,6 +186,7 @@ class Supervisor:
             "api_url": cfg.api_url,
             "sink_url": cfg.sink_url,
             "demo_url": cfg.demo_url if cfg.demo_enabled else None,
+            "analytics_url": cfg.analytics_url,
             "children": children,
         }
 
@@ -180,6 +197,7 @@ class Supervisor:
             "Footfall is running.",
             f"  Event API     {cfg.api_url}   (POST /v1/batch ...; metrics {cfg.api_url}/metrics)",
             f"  Sink          {cfg.sink_url}   (POST /query; metrics {cfg.sink_url}/metrics)",
+            f"  Analytics     {cfg.analytics_url}   (dashboard; JSON reports under /api/)",
             f"  Kafka         {cfg.bootstrap}   topics prefix {cfg.topic_prefix!r}",
             *(
                 [f"  Demo shop     {cfg.demo_url}   (click around, then query its events)"]

@@ -60,6 +60,8 @@ def test_ensure_topics_creates_the_contract_topics_and_is_idempotent(kafka_boots
 
     assert sorted(created) == sorted(expected) == sorted(again)
     assert sorted(expected) == [
+        f"{prefix}conversions_dlq",
+        f"{prefix}conversions_ledger",
         f"{prefix}events",
         f"{prefix}events_dlq",
         f"{prefix}events_quarantine",

@@ -33,7 +33,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 @pytest.fixture
 def run_env(tmp_path: Path) -> dict[str, str]:
-    api_port, sink_port, demo_port = find_free_ports(3)
+    api_port, sink_port, demo_port, analytics_port = find_free_ports(4)
     env = dict(os.environ)
     env.update(
         FOOTFALL_DATA_DIR=str(tmp_path / "data"),
@@ -43,6 +43,8 @@ def run_env(tmp_path: Path) -> dict[str, str]:
         FOOTFALL_SINK_CMD=f"{STANDIN} FOOTFALL_SINK_HTTP_PORT",
         FOOTFALL_DEMO_PORT=str(demo_port),
         FOOTFALL_DEMO_CMD=f"{STANDIN} FOOTFALL_DEMO_PORT",
+        FOOTFALL_ANALYTICS_PORT=str(analytics_port),
+        FOOTFALL_ANALYTICS_CMD=f"{STANDIN} FOOTFALL_ANALYTICS_PORT",
     )
     return env
 
@@ -93,7 +95,7 @@ def test_up_supervises_and_down_stops_everything(
 ) -> None:
     status = footfall(run_env, "status")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert status.stdout.count(" healthy ") == 3, status.stdout
+    assert status.stdout.count(" healthy ") == 4, status.stdout
 
     second = footfall(run_env, "up")
     assert second.returncode == 1 and "already running" in second.stderr
@@ -101,7 +103,7 @@ def test_up_supervises_and_down_stops_everything(
     api = child_pid(run_env, "api")
     os.kill(api, signal.SIGKILL)
     wait_for(lambda: child_pid(run_env, "api") not in (0, api), 30, "api restart")
-    pids = [child_pid(run_env, name) for name in ("api", "sink", "demo")]
+    pids = [child_pid(run_env, name) for name in ("api", "sink", "demo", "analytics")]
     pids.append(int((Path(run_env["FOOTFALL_DATA_DIR"]) / "kafka" / "kafka.pid").read_text()))
 
     down = footfall(run_env, "down")

@@ -1,0 +1,199 @@
+"""Uploader settings from the environment. A platform without credentials is off.
+
+Things ad-platforms.md marks uncertain are settings: API versions, Meta's maximum event age
+(7 d vs 62 d for physical stores), the Meta event_id source, the action_source per event source.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eventschema.kafka_contract import Topics
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_EVENTS = "Order Completed,purchase,paid"
+
+
+def event_key(name: str) -> str:
+    """Event names compare ignoring case and spacing (as the API's server-only events)."""
+    return "".join(name.split()).casefold()
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    pixel_id: str
+    access_token: str
+    base_url: str = "https://graph.facebook.com"
+    api_version: str = "v24.0"
+    event_name: str = "Purchase"
+    max_age_days: float = 7.0  # uncertain for physical_store (7 vs 62 d): a setting
+    age_margin_seconds: float = 3600.0
+    batch_size: int = 50  # Meta's SDK: 50 (the API allows 1,000)
+    event_id_from: str = "message_id"  # or "order_id"
+    test_event_code: str = ""
+    action_sources: dict[str, str] = field(default_factory=lambda: {"csv": "physical_store"})
+
+    @property
+    def account(self) -> str:
+        return self.pixel_id
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/{self.api_version}/{self.pixel_id}/events"
+
+
+@dataclass(frozen=True)
+class GoogleConfig:
+    customer_id: str
+    conversion_action_id: str
+    developer_token: str
+    access_token: str
+    login_customer_id: str = ""
+    base_url: str = "https://googleads.googleapis.com"
+    api_version: str = "v22"
+    batch_size: int = 2000
+    max_identifiers: int = 5
+    consent_ad_user_data: str = ""  # GRANTED / DENIED; empty: not sent
+
+    @property
+    def account(self) -> str:
+        return self.customer_id
+
+    @property
+    def conversion_action(self) -> str:
+        return f"customers/{self.customer_id}/conversionActions/{self.conversion_action_id}"
+
+    @property
+    def url(self) -> str:
+        base = self.base_url.rstrip("/")
+        return f"{base}/{self.api_version}/customers/{self.customer_id}:uploadClickConversions"
+
+
+@dataclass(frozen=True)
+class ConversionsConfig:
+    bootstrap: str
+    topics: Topics
+    dlq_topic: str
+    ledger_topic: str
+    group_id: str
+    sink_group: str
+    events: frozenset[str]
+    query_url: str  # the sink's /query (chDB) ...
+    clickhouse_dsn: str  # ... or a ClickHouse server DSN (http://...), used when not chdb:
+    database: str
+    meta: MetaConfig | None
+    google: GoogleConfig | None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8126
+    dry_run: bool = False
+    click_window_days: float = 90.0
+    sink_wait_seconds: float = 60.0
+    default_region: str = ""  # phone region when neither the event nor traits give a country
+    default_currency: str = "USD"
+    batch_seconds: float = 1.0
+    request_timeout: float = 10.0
+    retry_base: float = 1.0
+    retry_cap: float = 900.0
+    throttle_base: float = 30.0
+    give_up_seconds: float = 6 * 3600.0
+    breaker_failures: int = 5
+    breaker_reset_seconds: float = 60.0
+    max_pending: int = 10_000
+    dead_letter_timeout: float = 10.0
+    instance_id: str = ""  # static group membership: a restart gets its partitions back at once
+
+    @property
+    def uses_sink_query(self) -> bool:
+        return self.clickhouse_dsn.startswith("chdb:")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "ConversionsConfig":
+        e = dict(os.environ if env is None else env)
+        prefix = e.get("FOOTFALL_TOPIC_PREFIX", "")
+        data_dir = Path(e.get("FOOTFALL_DATA_DIR", str(REPO_ROOT / ".footfall")))
+        sink_host = e.get("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1")
+        sink_host = "127.0.0.1" if sink_host in ("0.0.0.0", "", "::") else sink_host
+        sink_port = e.get("FOOTFALL_SINK_HTTP_PORT", "8124")
+        names = e.get("FOOTFALL_CONVERSIONS_EVENTS", DEFAULT_EVENTS)
+        return cls(
+            bootstrap=e.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            topics=Topics(f"{prefix}events", f"{prefix}events_quarantine", f"{prefix}events_dlq"),
+            dlq_topic=f"{prefix}conversions_dlq",
+            ledger_topic=f"{prefix}conversions_ledger",
+            group_id=e.get("FOOTFALL_CONVERSIONS_GROUP", "footfall-conversions"),
+            sink_group=e.get("FOOTFALL_SINK_GROUP", "footfall-clickhouse-sink"),
+            events=frozenset(event_key(n) for n in names.split(",") if n.strip()),
+            query_url=e.get(
+                "FOOTFALL_CONVERSIONS_QUERY_URL", f"http://{sink_host}:{sink_port}/query"
+            ),
+            clickhouse_dsn=e.get("FOOTFALL_CLICKHOUSE_DSN", f"chdb://{data_dir / 'clickhouse'}"),
+            database=e.get("FOOTFALL_CLICKHOUSE_DATABASE", "footfall"),
+            meta=_meta(e),
+            google=_google(e),
+            http_host=e.get("FOOTFALL_CONVERSIONS_HTTP_HOST", "127.0.0.1"),
+            http_port=int(e.get("FOOTFALL_CONVERSIONS_HTTP_PORT", "8126")),
+            dry_run=_flag(e.get("FOOTFALL_CONVERSIONS_DRY_RUN", "0")),
+            click_window_days=float(e.get("FOOTFALL_CONVERSIONS_CLICK_WINDOW_DAYS", "90")),
+            sink_wait_seconds=float(e.get("FOOTFALL_CONVERSIONS_SINK_WAIT_SECONDS", "60")),
+            default_region=e.get("FOOTFALL_CONVERSIONS_DEFAULT_REGION", ""),
+            default_currency=e.get("FOOTFALL_CONVERSIONS_DEFAULT_CURRENCY", "USD"),
+            batch_seconds=float(e.get("FOOTFALL_CONVERSIONS_BATCH_SECONDS", "1.0")),
+            request_timeout=float(e.get("FOOTFALL_CONVERSIONS_REQUEST_TIMEOUT", "10")),
+            retry_base=float(e.get("FOOTFALL_CONVERSIONS_RETRY_BASE", "1")),
+            retry_cap=float(e.get("FOOTFALL_CONVERSIONS_RETRY_CAP", "900")),
+            throttle_base=float(e.get("FOOTFALL_CONVERSIONS_THROTTLE_BASE", "30")),
+            give_up_seconds=float(e.get("FOOTFALL_CONVERSIONS_GIVE_UP_SECONDS", "21600")),
+            breaker_failures=int(e.get("FOOTFALL_CONVERSIONS_BREAKER_FAILURES", "5")),
+            breaker_reset_seconds=float(e.get("FOOTFALL_CONVERSIONS_BREAKER_RESET_SECONDS", "60")),
+            max_pending=int(e.get("FOOTFALL_CONVERSIONS_MAX_PENDING", "10000")),
+            instance_id=e.get("FOOTFALL_CONVERSIONS_INSTANCE_ID", ""),
+        )
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _meta(e: dict[str, str]) -> MetaConfig | None:
+    pixel, token = e.get("FOOTFALL_META_PIXEL_ID", ""), e.get("FOOTFALL_META_ACCESS_TOKEN", "")
+    if not pixel or not token:
+        return None
+    sources = dict(
+        pair.split("=", 1)
+        for pair in e.get("FOOTFALL_META_ACTION_SOURCES", "csv=physical_store").split(",")
+        if "=" in pair
+    )
+    return MetaConfig(
+        pixel_id=pixel,
+        access_token=token,
+        base_url=e.get("FOOTFALL_META_BASE_URL", "https://graph.facebook.com"),
+        api_version=e.get("FOOTFALL_META_API_VERSION", "v24.0"),
+        event_name=e.get("FOOTFALL_META_EVENT_NAME", "Purchase"),
+        max_age_days=float(e.get("FOOTFALL_META_MAX_AGE_DAYS", "7")),
+        batch_size=min(1000, int(e.get("FOOTFALL_META_BATCH_SIZE", "50"))),
+        event_id_from=e.get("FOOTFALL_META_EVENT_ID_FROM", "message_id"),
+        test_event_code=e.get("FOOTFALL_META_TEST_EVENT_CODE", ""),
+        action_sources={k.strip(): v.strip() for k, v in sources.items()},
+    )
+
+
+def _google(e: dict[str, str]) -> GoogleConfig | None:
+    needed = [
+        e.get("FOOTFALL_GOOGLE_ADS_CUSTOMER_ID", "").replace("-", ""),
+        e.get("FOOTFALL_GOOGLE_ADS_CONVERSION_ACTION_ID", ""),
+        e.get("FOOTFALL_GOOGLE_ADS_DEVELOPER_TOKEN", ""),
+        e.get("FOOTFALL_GOOGLE_ADS_ACCESS_TOKEN", ""),
+    ]
+    if not all(needed):
+        return None
+    return GoogleConfig(
+        customer_id=needed[0],
+        conversion_action_id=needed[1],
+        developer_token=needed[2],
+        access_token=needed[3],
+        login_customer_id=e.get("FOOTFALL_GOOGLE_ADS_LOGIN_CUSTOMER_ID", "").replace("-", ""),
+        base_url=e.get("FOOTFALL_GOOGLE_ADS_BASE_URL", "https://googleads.googleapis.com"),
+        api_version=e.get("FOOTFALL_GOOGLE_ADS_API_VERSION", "v22"),
+        batch_size=min(2000, int(e.get("FOOTFALL_GOOGLE_ADS_BATCH_SIZE", "2000"))),
+        consent_ad_user_data=e.get("FOOTFALL_GOOGLE_ADS_CONSENT_AD_USER_DATA", ""),
+    )

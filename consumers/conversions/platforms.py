@@ -1,0 +1,320 @@
+"""Per-platform payloads and the mapping of every answer to an outcome (ad-platforms.md §7).
+
+Outcomes per conversion: delivered, duplicate (the platform already had it: delivered), retry
+(with a floor from Retry-After / retryDelay), dead (never retried: the DLQ, with the platform's
+reason), solo (a whole batch was refused for one bad event: resend one by one to find it).
+"""
+
+import contextlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from consumers.conversions import hashing as h
+from consumers.conversions.config import GoogleConfig, MetaConfig
+from consumers.conversions.model import Conversion, Match
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # delivered | duplicate | retry | dead | solo
+    reason: str = ""
+    detail: str = ""
+    delay: float = 0.0  # retry: at least this long (Retry-After)
+    throttled: bool = False  # retry: a rate limit (longer base)
+    alert: bool = False  # needs a human: credentials, permissions, unknown action
+
+
+@dataclass
+class Built:
+    payload: dict[str, Any] | None = None
+    skip: str = ""  # nothing this platform can match on: not an error
+    dead: str = ""  # can never be accepted (expired, no value ...)
+    detail: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def retry_after(response: httpx.Response) -> float:
+    raw = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return 0.0
+
+
+def _region(conv: Conversion, match: Match, default: str) -> str | None:
+    return conv.country or match.country or default or None
+
+
+def _unique(values: list[str | None]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+# -- Meta -----------------------------------------------------------------------------------------
+
+META_RETRY = {1, 2, 341, 5000, 21009}
+META_THROTTLE = {4, 17, 32, 613, 80003, 80004}
+META_ALERT = {190, 102, 10, 3, 368}
+
+
+class Meta:
+    name = "meta"
+
+    def __init__(self, config: MetaConfig, default_region: str) -> None:
+        self.config = config
+        self.account = config.account
+        self.batch_size = config.batch_size
+        self.default_region = default_region
+
+    def build(self, conv: Conversion, match: Match, now: datetime) -> Built:
+        c = self.config
+        age = (now - conv.at).total_seconds()
+        if age > c.max_age_days * 86400 - c.age_margin_seconds:
+            return Built(dead="expired", detail=f"event is {age / 86400:.1f} days old")
+        if conv.value is None or not conv.currency or not re.fullmatch(r"[A-Z]{3}", conv.currency):
+            return Built(dead="missing_value", detail="Purchase needs value and currency")
+        region = _region(conv, match, self.default_region)
+        user: dict[str, Any] = {}
+        emails = _unique([h.hashed(e, h.meta_email) for e in (*conv.emails, *match.emails)])
+        phones = _unique(
+            [h.hashed(p, lambda v: h.meta_phone(v, region)) for p in (*conv.phones, *match.phones)]
+        )
+        if emails:
+            user["em"] = emails
+        if phones:
+            user["ph"] = phones
+        normalisers = {"fn": h.meta_name, "ln": h.meta_name, "ct": h.meta_city,
+                       "st": h.meta_state, "zp": h.meta_zip}  # fmt: skip
+        for key, raw in conv.names.items():
+            if (value := h.hashed(raw, normalisers[key])) is not None:
+                user[key] = [value]
+        if conv.country or match.country:
+            user["country"] = [h.sha256_hex(h.meta_country(conv.country or match.country))]
+        if conv.user_id:
+            user["external_id"] = [h.sha256_hex(h.meta_external_id(conv.user_id))]
+        for key, value in (("fbc", conv.fbc or match.fbc), ("fbp", conv.fbp or match.fbp),
+                           ("client_ip_address", conv.ip or match.ip),
+                           ("client_user_agent", conv.user_agent or match.user_agent)):  # fmt: skip
+            if value:
+                user[key] = value
+        if not user:
+            return Built(skip="no_user_data")
+        source = c.action_sources.get(conv.source)
+        if source is None:
+            source = "website" if conv.page_url and conv.user_agent else "system_generated"
+        event: dict[str, Any] = {
+            "event_name": c.event_name,
+            "event_time": int(conv.at.timestamp()),
+            "event_id": conv.order_id if c.event_id_from == "order_id" else conv.message_id,
+            "action_source": source,
+            "user_data": user,
+            "custom_data": {
+                "value": conv.value,
+                "currency": conv.currency,
+                "order_id": conv.order_id,
+            },  # fmt: skip
+        }
+        if source == "website":
+            event["event_source_url"] = conv.page_url
+        return Built(payload=event)
+
+    def request(self, payloads: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"data": payloads, "access_token": self.config.access_token}
+        if self.config.test_event_code:
+            body["test_event_code"] = self.config.test_event_code
+        return self.config.url, body
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def redact(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "access_token": "***"}
+
+    def classify(self, response: httpx.Response, count: int) -> list[Outcome]:
+        if response.status_code == 200:
+            try:
+                received = int(response.json().get("events_received", -1))
+            except (ValueError, AttributeError):
+                received = -1
+            if received == count:
+                return [Outcome("delivered")] * count
+            return [Outcome("retry", "meta_bad_ack", response.text[:300])] * count
+        try:
+            error = response.json()["error"]
+            code = int(error.get("code", 0))
+            subcode = int(error.get("error_subcode") or 0)
+            transient = bool(error.get("is_transient"))
+            message = str(error.get("error_user_title") or error.get("message", ""))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # HTML 502 pages and the like: transient
+            return [Outcome("retry", f"http_{response.status_code}", response.text[:200])] * count
+        reason = f"meta_{code}" + (f"_{subcode}" if subcode else "")
+        if code in META_THROTTLE or response.status_code == 429:
+            delay = retry_after(response)
+            return [Outcome("retry", reason, message, delay, throttled=True)] * count
+        if code in META_RETRY or transient or response.status_code >= 500:
+            return [Outcome("retry", reason, message, retry_after(response))] * count
+        if code in META_ALERT or 200 <= code <= 299 or (code == 100 and subcode == 33):
+            return [Outcome("retry", reason, message, alert=True)] * count
+        if count > 1 and code == 100:
+            return [Outcome("solo", reason, message)] * count  # one bad event refuses all
+        return [Outcome("dead", reason, message)] * count
+
+
+# -- Google Ads -----------------------------------------------------------------------------------
+
+GOOGLE_DUPLICATE = {"CLICK_CONVERSION_ALREADY_EXISTS", "ORDER_ID_ALREADY_IN_USE"}
+GOOGLE_ROW_RETRY = {
+    "TOO_RECENT_EVENT",
+    "TOO_RECENT_CONVERSION_ACTION",
+    "DUPLICATE_CLICK_CONVERSION_IN_REQUEST",
+    "DUPLICATE_ORDER_ID_IN_REQUEST",
+}
+GOOGLE_ALERT = {"NO_CONVERSION_ACTION_FOUND", "INVALID_CONVERSION_ACTION_TYPE",
+                "CUSTOMER_NOT_ACCEPTED_CUSTOMER_DATA_TERMS", "CONVERSION_NOT_ENABLED",
+                "CUSTOMER_NOT_ENABLED_ENHANCED_CONVERSIONS_FOR_LEADS"}  # fmt: skip
+TOO_RECENT_DELAY = 6 * 3600.0
+
+
+def google_datetime(at: datetime) -> str:
+    """yyyy-mm-dd hh:mm:ss+00:00, converted to UTC first (a local time with +00:00 is wrong)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
+
+
+class Google:
+    name = "google"
+
+    def __init__(self, config: GoogleConfig, default_region: str) -> None:
+        self.config = config
+        self.account = config.account
+        self.batch_size = config.batch_size
+        self.default_region = default_region
+
+    def build(self, conv: Conversion, match: Match, now: datetime) -> Built:
+        c = self.config
+        region = _region(conv, match, self.default_region)
+        emails = _unique([h.hashed(e, h.google_email) for e in (*conv.emails, *match.emails)])
+        phones = _unique([h.hashed(p, lambda v: h.google_phone(v, region))
+                          for p in (*conv.phones, *match.phones)])  # fmt: skip
+        identifiers = [{"hashedEmail": e} for e in emails] + [
+            {"hashedPhoneNumber": p} for p in phones
+        ]
+        row: dict[str, Any] = {}
+        if match.gclid:
+            row["gclid"] = match.gclid
+        elif match.gbraid:
+            row["gbraid"] = match.gbraid
+        elif match.wbraid:
+            row["wbraid"] = match.wbraid
+        if not row and not identifiers:
+            return Built(skip="no_match")
+        row |= {
+            "conversionAction": c.conversion_action,
+            "conversionDateTime": google_datetime(conv.at),
+            "orderId": conv.order_id,
+        }
+        if conv.value is not None:
+            row["conversionValue"] = conv.value
+        if conv.currency:
+            row["currencyCode"] = conv.currency
+        if identifiers:
+            row["userIdentifiers"] = identifiers[: c.max_identifiers]
+        if c.consent_ad_user_data:
+            row["consent"] = {"adUserData": c.consent_ad_user_data}
+        return Built(payload=row)
+
+    def request(self, payloads: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+        return self.config.url, {"conversions": payloads, "partialFailure": True}
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self.config.access_token}",
+            "developer-token": self.config.developer_token,
+        }
+        if self.config.login_customer_id:
+            headers["login-customer-id"] = self.config.login_customer_id
+        return headers
+
+    def redact(self, body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    def classify(self, response: httpx.Response, count: int) -> list[Outcome]:
+        status = response.status_code
+        if status == 200:
+            return self._rows(response, count)
+        code, message, delay = _google_error(response)
+        reason = f"google_{code or status}"
+        if status == 429:
+            return [Outcome("retry", reason, message, delay, throttled=True)] * count
+        if status in (409, 500, 502, 503, 504) or status > 500:
+            return [Outcome("retry", reason, message, delay)] * count
+        if status in (401, 403):
+            return [Outcome("retry", reason, message, alert=True)] * count
+        if count > 1:
+            return [Outcome("solo", reason, message)] * count
+        return [Outcome("dead", reason, message)] * count
+
+    def _rows(self, response: httpx.Response, count: int) -> list[Outcome]:
+        try:
+            body = response.json()
+        except ValueError:
+            return [Outcome("retry", "google_bad_body", response.text[:200])] * count
+        failed: dict[int, tuple[str, str]] = {}
+        failure = body.get("partialFailureError") or {}
+        for detail in failure.get("details") or []:
+            for error in detail.get("errors") or []:
+                path = (error.get("location") or {}).get("fieldPathElements") or []
+                index = next((p.get("index") for p in path if p.get("fieldName") == "conversions"),
+                             None)  # fmt: skip
+                if isinstance(index, int):
+                    code = next(iter((error.get("errorCode") or {}).values()), "UNKNOWN")
+                    failed.setdefault(index, (str(code), str(error.get("message", ""))))
+        results = body.get("results") or []
+        outcomes: list[Outcome] = []
+        for index in range(count):
+            if index in failed:
+                code, message = failed[index]
+                outcomes.append(_row_outcome(code, message))
+            elif index < len(results) and results[index]:
+                outcomes.append(Outcome("delivered"))
+            else:
+                outcomes.append(Outcome("retry", "google_row_unknown", json.dumps(body)[:200]))
+        return outcomes
+
+
+def _row_outcome(code: str, message: str) -> Outcome:
+    reason = f"google_{code}"
+    if code in GOOGLE_DUPLICATE:
+        return Outcome("duplicate", reason, message)
+    if code.startswith("TOO_RECENT"):
+        return Outcome("retry", reason, message, TOO_RECENT_DELAY)
+    if code in GOOGLE_ROW_RETRY:
+        return Outcome("retry", reason, message)
+    return Outcome("dead", reason, message, alert=code in GOOGLE_ALERT)
+
+
+def _google_error(response: httpx.Response) -> tuple[str, str, float]:
+    delay = retry_after(response)
+    try:
+        error = response.json()["error"]
+        message = str(error.get("message", ""))
+        code = ""
+        for detail in error.get("details") or []:
+            for item in detail.get("errors") or []:
+                code = code or str(next(iter((item.get("errorCode") or {}).values()), ""))
+                retry = ((item.get("details") or {}).get("quotaErrorDetails") or {}).get(
+                    "retryDelay"
+                ) or (item.get("details") or {}).get("retryDelay")
+                if isinstance(retry, str) and retry.endswith("s"):
+                    with contextlib.suppress(ValueError):
+                        delay = max(delay, float(retry[:-1]))
+        return code or str(error.get("status", "")), message, delay
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "", response.text[:200], delay

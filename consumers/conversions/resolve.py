@@ -1,0 +1,221 @@
+"""Who is behind a purchase: identity links, click ids, fbc/fbp and identify traits.
+
+Reads ClickHouse through the sink's read-only POST /query (chDB is held by the sink process) or
+through a ClickHouse server DSN. The SQL takes no user input except string literals, which are
+escaped by `lit` (the sink's /query has no bound parameters).
+
+Before resolving, `SinkWatch` waits (with a bound) until the sink's consumer group has committed
+at least the `events` end offsets observed when the purchase was read: then everything produced
+before the purchase (landing page, identify, ...) is in ClickHouse, and a purchase is not
+uploaded without its click merely because the sink lags.
+"""
+
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import orjson
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from consumers.conversions.model import EMAIL_KEYS, PHONE_KEYS, Conversion, Match
+
+log = logging.getLogger(__name__)
+MAX_ROWS = 1000
+
+
+class QueryError(RuntimeError):
+    """ClickHouse could not answer (transient: the caller retries later)."""
+
+
+class Querier(Protocol):
+    def rows(self, sql: str) -> list[dict[str, Any]]: ...
+
+
+class SinkQuerier:
+    """POST <sink>/query?format=JSONEachRow."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url
+        self._client = httpx.Client(timeout=timeout)
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        try:
+            response = self._client.post(
+                self.url, params={"format": "JSONEachRow"}, content=sql.encode()
+            )
+        except httpx.HTTPError as error:
+            raise QueryError(f"sink query failed: {error}") from error
+        if response.status_code != 200:
+            raise QueryError(f"sink query {response.status_code}: {response.text[:300]}")
+        return [orjson.loads(line) for line in response.content.splitlines() if line.strip()]
+
+
+class DsnQuerier:
+    """A ClickHouse server (clickhouse-connect)."""
+
+    def __init__(self, dsn: str, database: str) -> None:
+        import clickhouse_connect
+
+        self._client = clickhouse_connect.get_client(dsn=dsn, database=database)
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        try:
+            result = self._client.query(sql)
+        except Exception as error:  # driver errors of several kinds
+            raise QueryError(str(error)) from error
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+
+def lit(value: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join(lit(v) for v in values)
+
+
+def _person(anons: list[str], users: list[str]) -> str:
+    """Events of these ids; an empty list must not match the empty id of other visitors."""
+    parts = [f"anonymous_id IN ({_in(anons)})"] if anons else []
+    parts += [f"user_id IN ({_in(users)})"] if users else []
+    return "(" + " OR ".join(parts) + ")"
+
+
+class Resolver:
+    def __init__(self, querier: Querier, click_window: timedelta) -> None:
+        self.querier = querier
+        self.click_window = click_window
+
+    def resolve(self, conversion: Conversion) -> Match:
+        users = [conversion.user_id] if conversion.user_id else []
+        anons = [conversion.anonymous_id] if conversion.anonymous_id else []
+        if anons:
+            mapped = self.querier.rows(
+                f"SELECT user_id FROM identity_map WHERE anonymous_id IN ({_in(anons)})"
+            )
+            users += [
+                str(r["user_id"]) for r in mapped if r["user_id"] and r["user_id"] not in users
+            ]
+        if users:
+            linked = self.querier.rows(
+                "SELECT DISTINCT anonymous_id FROM identity_links "
+                f"WHERE user_id IN ({_in(users)}) LIMIT {MAX_ROWS}"
+            )
+            anons += [str(r["anonymous_id"]) for r in linked if r["anonymous_id"] not in anons]
+        match = Match(person_user_ids=users)
+        if not users and not anons:
+            return match
+        at_ms = int(conversion.at.timestamp() * 1000)
+        since_ms = at_ms - int(self.click_window.total_seconds() * 1000)
+        rows = self.querier.rows(
+            "SELECT toUnixTimestamp64Milli(timestamp) AS ms, type, gclid, gbraid, wbraid, fbclid, "
+            "JSONExtractString(context, 'fbc') AS fbc, JSONExtractString(context, 'fbp') AS fbp, "
+            "traits, JSONExtractString(context, 'traits') AS ctx_traits, ip, user_agent, page_url "
+            "FROM events FINAL "
+            f"WHERE {_person(anons, users)} "
+            f"AND timestamp >= fromUnixTimestamp64Milli(toInt64({since_ms}), 'UTC') "
+            f"ORDER BY timestamp DESC LIMIT {MAX_ROWS}"
+        )
+        _fill(match, rows, at_ms)
+        return match
+
+
+def _fill(match: Match, rows: list[dict[str, Any]], at_ms: int) -> None:
+    for row in rows:  # newest first
+        ms = int(row["ms"])
+        before = ms <= at_ms
+        if before and not match.click_at and (row["gclid"] or row["gbraid"] or row["wbraid"]):
+            # The most recent click event; within it gclid > gbraid > wbraid.
+            match.gclid, match.gbraid, match.wbraid = row["gclid"], "", ""
+            if not match.gclid:
+                match.gbraid = row["gbraid"]
+                match.wbraid = "" if match.gbraid else row["wbraid"]
+            match.click_at = datetime.fromtimestamp(ms / 1000, UTC)
+        if before and not match.fbc:
+            if row["fbc"]:
+                match.fbc = str(row["fbc"])
+            elif row["fbclid"]:
+                match.fbc = f"fb.1.{ms}.{row['fbclid']}"  # the _fbc cookie format
+        if not match.fbp and row["fbp"]:
+            match.fbp = str(row["fbp"])
+        if before and not match.user_agent and row["user_agent"]:
+            match.user_agent, match.ip = str(row["user_agent"]), str(row["ip"])
+            match.page_url = str(row["page_url"])
+        for raw in (row["traits"], row["ctx_traits"]):
+            traits = _obj(raw)
+            for keys, out in ((EMAIL_KEYS, match.emails), (PHONE_KEYS, match.phones)):
+                for key in keys:
+                    value = traits.get(key)
+                    if isinstance(value, str) and value.strip() and value not in out:
+                        out.append(value.strip())
+            address = traits.get("address")
+            if not match.country and isinstance(address, dict):
+                country = address.get("country")
+                if isinstance(country, str) and len(country.strip()) == 2:
+                    match.country = country.strip().upper()
+
+
+def _obj(raw: object) -> dict[str, Any]:
+    if not isinstance(raw, str) or not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class SinkWatch:
+    """The sink group's committed offsets on `events`, refreshed at most every `interval` s."""
+
+    def __init__(self, bootstrap: str, sink_group: str, topic: str, interval: float = 0.3) -> None:
+        self.topic = topic
+        self.interval = interval
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": sink_group,  # only read its commits: never subscribes or commits
+                "client.id": f"conversions-watch-{uuid.uuid4().hex[:6]}",
+                "enable.auto.commit": False,
+            }
+        )
+        self._partitions: list[int] = []
+        self._committed: dict[int, int] = {}
+        self._checked = 0.0
+
+    def end_offsets(self) -> dict[int, int]:
+        if not self._partitions:
+            meta = self._consumer.list_topics(self.topic, timeout=10)
+            self._partitions = sorted(meta.topics[self.topic].partitions)
+        ends: dict[int, int] = {}
+        for p in self._partitions:
+            ends[p] = self._consumer.get_watermark_offsets(
+                TopicPartition(self.topic, p), timeout=10, cached=False
+            )[1]
+        return ends
+
+    def caught_up(self, ends: dict[int, int]) -> bool:
+        if self._reached(ends):
+            return True
+        now = time.monotonic()
+        if now - self._checked < self.interval:
+            return False
+        self._checked = now
+        try:
+            parts = [TopicPartition(self.topic, p) for p in ends]
+            committed = self._consumer.committed(parts, timeout=10)
+        except KafkaException as error:
+            log.warning("reading the sink's committed offsets failed: %s", error)
+            return False
+        self._committed = {tp.partition: tp.offset for tp in committed}
+        return self._reached(ends)
+
+    def _reached(self, ends: dict[int, int]) -> bool:
+        return all(end <= 0 or self._committed.get(p, -1) >= end for p, end in ends.items())
+
+    def close(self) -> None:
+        self._consumer.close()

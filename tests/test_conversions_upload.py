@@ -1,0 +1,266 @@
+"""The uploader end to end: real broker, real sink and chDB, fake ad platforms."""
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adfakes import FakeGoogleAds, FakeMeta, Fault
+from adfakes.harness import GOOGLE_ACTION, GOOGLE_CID, UploaderProcess, start_fakes
+from eventschema import Event
+from tests.support.consumed import wait_group_caught_up
+from tests.support.kafka_tools import header, read_all
+from tests.support.sink import Sink, produce
+
+ACTION = f"customers/{GOOGLE_CID}/conversionActions/{GOOGLE_ACTION}"
+UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
+
+
+@pytest.fixture
+def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
+    s = Sink(kafka_bootstrap, topic_prefix, tmp_path)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeMeta, FakeGoogleAds]]:
+    meta, google = start_fakes()
+    try:
+        yield meta, google
+    finally:
+        meta.stop()
+        google.stop()
+
+
+def ev(kind: str, at: datetime, **kw: Any) -> Event:
+    return Event(message_id=str(uuid.uuid4()), type=kind, timestamp=at, received_at=at, **kw)
+
+
+def visit(anon: str, at: datetime, gclid: str, fbclid: str = "") -> Event:
+    query = f"gclid={gclid}" + (f"&fbclid={fbclid}" if fbclid else "")
+    return ev("page", at, anonymous_id=anon, context={
+        "page": {"url": f"https://shop.test/landing?{query}"}, "userAgent": UA,
+        "ip": "203.0.113.7", "fbp": "fb.1.1700000000000.1234567890"})  # fmt: skip
+
+
+def purchase(order: str, at: datetime, value: float = 49.5, currency: str = "EUR",
+             **kw: Any) -> Event:  # fmt: skip
+    return ev(
+        "track",
+        at,
+        event="Order Completed",
+        properties={"order_id": order, "revenue": value, "currency": currency},
+        **kw,
+    )
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def uploader(kafka_bootstrap: str, prefix: str, sink: Sink, tmp_path: Path,
+             meta: FakeMeta | None, google: FakeGoogleAds | None,
+             **extra: str) -> UploaderProcess:  # fmt: skip
+    return UploaderProcess(kafka_bootstrap, prefix, sink.url, tmp_path, meta, google, extra)
+
+
+def dead_letters(bootstrap: str, prefix: str) -> list[tuple[str, str, str]]:
+    return sorted(
+        (header(m, "order_id").decode(), header(m, "platform").decode(),
+         header(m, "reason").decode())
+        for m in read_all(bootstrap, f"{prefix}conversions_dlq")
+    )  # fmt: skip
+
+
+def test_back_end_purchase_with_a_phone_hash_gets_the_google_click_and_meta_fbc(
+    kafka_bootstrap: str, topic_prefix: str, sink: Sink, tmp_path: Path,
+    fakes: tuple[FakeMeta, FakeGoogleAds],
+) -> None:  # fmt: skip
+    meta, google = fakes
+    now = datetime.now(UTC).replace(microsecond=0)
+    landed = now - timedelta(hours=2)
+    phone_hash = hashlib.sha256(b"+16505551212").hexdigest()  # the shop's user id
+    anon = f"anon-{uuid.uuid4().hex[:8]}"
+    events = [
+        ev("page", now - timedelta(days=3), anonymous_id=anon,
+           context={"page": {"url": "https://shop.test/?gclid=OLD-CLICK"}}),
+        visit(anon, landed, "Cj0KCQ-ad-click", "FB-CLICK-1"),
+        ev("identify", landed + timedelta(minutes=5), anonymous_id=anon, user_id=phone_hash,
+           traits={"phone": "+1 (650) 555-1212"}),
+        ev("page", now + timedelta(minutes=1), anonymous_id=anon,
+           context={"page": {"url": "https://shop.test/?gclid=AFTER-PURCHASE"}}),
+        purchase("ord-1001", now, 123.45, "USD", user_id=phone_hash, source="http"),
+        ev("track", now, event="Product Viewed", user_id=phone_hash),  # not a conversion
+    ]  # fmt: skip
+    produce(kafka_bootstrap, f"{topic_prefix}events", events)
+    worker = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, meta, google)
+    worker.start()
+    try:
+        wait_for(lambda: bool(meta.events()) and bool(google.rows()), 90, "both uploads")
+        wait_group_caught_up(kafka_bootstrap, f"{topic_prefix}conversions",
+                             f"{topic_prefix}events")  # fmt: skip
+    finally:
+        worker.stop()
+
+    [row] = google.rows()
+    assert row["gclid"] == "Cj0KCQ-ad-click"
+    assert row["orderId"] == "ord-1001"
+    assert row["conversionAction"] == ACTION
+    assert row["conversionValue"] == 123.45 and row["currencyCode"] == "USD"
+    assert row["conversionDateTime"] == now.strftime("%Y-%m-%d %H:%M:%S+00:00")
+    assert {"hashedPhoneNumber": phone_hash} in row["userIdentifiers"]
+
+    [event] = meta.events()
+    user = event["user_data"]
+    assert user["ph"] == ["e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176"]
+    landed_ms = int(landed.timestamp() * 1000)
+    assert user["fbc"] == f"fb.1.{landed_ms}.FB-CLICK-1"
+    assert user["fbp"] == "fb.1.1700000000000.1234567890"
+    assert user["external_id"] == [phone_hash]
+    assert event["action_source"] == "system_generated"
+    assert event["event_id"] == events[4].message_id
+    assert event["event_time"] == int(now.timestamp())
+    assert event["custom_data"] == {"value": 123.45, "currency": "USD", "order_id": "ord-1001"}
+    assert dead_letters(kafka_bootstrap, topic_prefix) == []
+
+
+def test_storms_timeouts_and_sigkill_leave_each_order_exactly_once(
+    kafka_bootstrap: str, topic_prefix: str, sink: Sink, tmp_path: Path,
+    fakes: tuple[FakeMeta, FakeGoogleAds],
+) -> None:  # fmt: skip
+    meta, google = fakes
+    now = datetime.now(UTC)
+    orders = [f"ord-{uuid.uuid4().hex[:6]}-{i}" for i in range(40)]
+    events: list[Event] = []
+    for i, order in enumerate(orders):
+        anon = f"v-{order}"
+        events += [
+            visit(anon, now - timedelta(hours=1), f"G-{order}", f"F-{order}"),
+            ev("identify", now - timedelta(minutes=50), anonymous_id=anon, user_id=f"u-{order}",
+               traits={"email": f"Buyer.{i}@Example.com"}),
+            purchase(order, now - timedelta(minutes=10), user_id=f"u-{order}"),
+        ]  # fmt: skip
+    meta.script(FakeMeta.server_error(), times=3)
+    meta.script(FakeMeta.rate_limited(1), FakeMeta.html_502(), Fault.hang_after_accept(2.5))
+    meta.script(Fault.slow(4.0))  # the SIGKILL lands during this request
+    google.script(FakeGoogleAds.unavailable(), times=3)
+    google.script(FakeGoogleAds.quota(1), FakeGoogleAds.internal(), Fault.hang_after_accept(2.5))
+    google.script(Fault.drop_after_accept(), Fault.slow(4.0))
+    # Half the purchases first, the rest while the uploader is down.
+    produce(kafka_bootstrap, f"{topic_prefix}events", events[: len(events) // 2])
+    worker = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, meta, google,
+                      FOOTFALL_META_BATCH_SIZE="7", FOOTFALL_GOOGLE_ADS_BATCH_SIZE="9")  # fmt: skip
+    worker.start()
+    try:
+        wait_for(lambda: meta.in_flight > 0 and meta.requests >= 7, 120, "the slow Meta request")
+        worker.kill()
+        produce(kafka_bootstrap, f"{topic_prefix}events", events[len(events) // 2 :])
+        worker.start()
+        time.sleep(3)
+        worker.kill()  # and once more, wherever it is
+        worker.start()
+        wait_for(lambda: len(meta.order_ids()) >= 40 and len(google.order_ids()) >= 40, 180,
+                 "every order on both platforms")  # fmt: skip
+        wait_group_caught_up(kafka_bootstrap, f"{topic_prefix}conversions",
+                             f"{topic_prefix}events")  # fmt: skip
+        time.sleep(2)  # anything still to be (wrongly) sent would arrive now
+        text = worker.metrics()
+    finally:
+        worker.stop()
+    assert sorted(meta.order_ids()) == sorted(orders)  # one stored event per order
+    assert sorted(google.order_ids()) == sorted(orders)
+    assert all(row["gclid"] == f"G-{row['orderId']}" for row in google.rows())
+    assert dead_letters(kafka_bootstrap, topic_prefix) == []
+    # The faults did happen: resends after accepted-but-unanswered requests were absorbed by
+    # the platforms' idempotency (Meta event_id dedup, Google "already in use" = delivered).
+    assert meta.state.deduplicated >= 1
+    assert any(code == "ORDER_ID_ALREADY_IN_USE" for _o, code in google.state.row_failures)
+    assert "footfall_conversions_oldest_pending_seconds 0.0" in text
+
+
+def test_google_partial_failure_delivers_the_rest_counts_duplicates_and_dead_letters_invalid(
+    kafka_bootstrap: str, topic_prefix: str, sink: Sink, tmp_path: Path,
+    fakes: tuple[FakeMeta, FakeGoogleAds],
+) -> None:  # fmt: skip
+    _meta, google = fakes
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:6]
+    events: list[Event] = []
+    for i in range(8):
+        anon = f"p-{run}-{i}"
+        events += [visit(anon, now - timedelta(hours=1), f"GP-{run}-{i}"),
+                   purchase(f"{run}-{i}", now - timedelta(minutes=5), anonymous_id=anon,
+                            currency="EURO" if i == 5 else "EUR")]  # fmt: skip
+    google.seed_existing(ACTION, f"{run}-3")
+    google.seed_existing(ACTION, f"{run}-4")
+    google.clicks[f"GP-{run}-6"] = __import__("adfakes.google", fromlist=["Click"]).Click(
+        now + timedelta(hours=1)
+    )  # a click after the purchase
+    produce(kafka_bootstrap, f"{topic_prefix}events", events)
+    worker = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, None, google,
+                      FOOTFALL_CONVERSIONS_BATCH_SECONDS="2")  # fmt: skip
+    worker.start()
+    try:
+        wait_group_caught_up(kafka_bootstrap, f"{topic_prefix}conversions",
+                             f"{topic_prefix}events")  # fmt: skip
+        text = worker.metrics()
+    finally:
+        worker.stop()
+    assert sorted(google.order_ids()) == [f"{run}-{i}" for i in (0, 1, 2, 7)]
+    assert dead_letters(kafka_bootstrap, topic_prefix) == [
+        (f"{run}-5", "google", "google_INVALID_CURRENCY_CODE"),
+        (f"{run}-6", "google", "google_CONVERSION_PRECEDES_EVENT"),
+    ]
+    assert 'footfall_conversions_duplicates_total{platform="google",where="platform"} 2.0' in text
+    assert google.requests == 1  # one batch, nothing retried
+
+
+def test_replay_after_the_fix_uploads_dead_letters_once(
+    kafka_bootstrap: str, topic_prefix: str, sink: Sink, tmp_path: Path,
+    fakes: tuple[FakeMeta, FakeGoogleAds],
+) -> None:  # fmt: skip
+    _meta, google = fakes
+    google.customers[GOOGLE_CID] = set()  # the conversion action does not exist (yet)
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:6]
+    events: list[Event] = []
+    for i in range(5):
+        anon = f"r-{run}-{i}"
+        events += [
+            visit(anon, now - timedelta(hours=1), f"GR-{run}-{i}"),
+            purchase(f"{run}-{i}", now - timedelta(minutes=5), anonymous_id=anon),
+        ]
+    produce(kafka_bootstrap, f"{topic_prefix}events", events)
+    worker = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, None, google)
+    worker.start()
+    try:
+        wait_group_caught_up(kafka_bootstrap, f"{topic_prefix}conversions",
+                             f"{topic_prefix}events")  # fmt: skip
+    finally:
+        worker.stop()
+    assert google.order_ids() == []
+    assert [r for _o, _p, r in dead_letters(kafka_bootstrap, topic_prefix)] == [
+        "google_NO_CONVERSION_ACTION_FOUND"
+    ] * 5
+
+    google.customers[GOOGLE_CID] = {GOOGLE_ACTION}  # the fix
+    first = json.loads(worker.replay("--platform", "google"))
+    assert first["delivered"] == 5
+    second = json.loads(worker.replay())
+    assert second["delivered"] == 0 and second["duplicates"] == 5
+    assert sorted(google.order_ids()) == [f"{run}-{i}" for i in range(5)]
