@@ -102,6 +102,7 @@ class RunConfig:
             FOOTFALL_SINK_HTTP_PORT=str(self.sink_port),
             FOOTFALL_ANALYTICS_HOST=self.analytics_host,
             FOOTFALL_ANALYTICS_PORT=str(self.analytics_port),
+            FOOTFALL_CONVERSIONS_URL=self.conversions_url,  # the dashboard reads its /metrics
             PYTHONUNBUFFERED="1",  # logs reach the files as they are written
         )
         if self.demo_enabled:

@@ -102,7 +102,7 @@ def test_reports_equal_the_library(env: tuple[Client, TestClient]) -> None:
         ).result_rows[0][0]
     )
     assert get(http, "/api/conversions/status") == {
-        "configured": False, "status": "not configured", "tables": []
+        "configured": False, "status": "not configured", "platforms": []
     }  # fmt: skip
 
 

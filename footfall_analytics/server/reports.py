@@ -27,6 +27,7 @@ from footfall_analytics import (
 from footfall_analytics.errors import BadParameter
 from footfall_analytics.remote import rows_as_json
 from footfall_analytics.server import args as a
+from footfall_analytics.server.conversions import conversions_status as uploader_status
 from footfall_analytics.sql import Binder, check_name, compile_filters, resolved_events
 
 Report = Callable[[Client, a.Args], dict[str, Any]]
@@ -167,29 +168,8 @@ def event_names(client: Client, args: a.Args) -> dict[str, Any]:
 
 
 def conversions_status(client: Client, args: a.Args) -> dict[str, Any]:
-    """The conversions uploader's tables, if it has created any (else "not configured")."""
-    tables = client.query(
-        "SELECT name, total_rows FROM system.tables "
-        "WHERE database = currentDatabase() AND name LIKE 'conversion%' ORDER BY name"
-    ).result_rows
-    if not tables:
-        return {"configured": False, "status": "not configured", "tables": []}
-    out = []
-    for name, total in tables:
-        entry: dict[str, Any] = {"name": str(name), "rows": int(total or 0)}
-        has_status = client.query(
-            "SELECT count() FROM system.columns WHERE database = currentDatabase() "
-            "AND table = {t:String} AND name = 'status'",
-            parameters={"t": str(name)},
-        ).result_rows[0][0]
-        if has_status:  # the table name comes from system.tables, quoted as an identifier
-            quoted = "`" + str(name).replace("\\", "\\\\").replace("`", "\\`") + "`"
-            counts = client.query(
-                f"SELECT toString(status), count() FROM {quoted} GROUP BY 1 ORDER BY 1"
-            ).result_rows
-            entry["by_status"] = {str(s): int(c) for s, c in counts}
-        out.append(entry)
-    return {"configured": True, "status": "configured", "tables": out}
+    """What the conversions uploader reports about itself ("not configured" when it is off)."""
+    return uploader_status()
 
 
 REPORTS: dict[str, Report] = {

@@ -246,10 +246,9 @@ async function topTables(view) {
 async function conversions() {
   const body = await api('conversions/status', new URLSearchParams());
   if (!body.configured) { status('conversions-status', 'not configured'); return; }
-  status('conversions-status', body.tables.map((t) => {
-    const by = t.by_status ? ` (${Object.entries(t.by_status).map(([k, v]) => `${k}: ${v}`).join(', ')})` : '';
-    return `${t.name}: ${t.rows} rows${by}`;
-  }).join(' · '));
+  status('conversions-status', body.platforms.map((p) =>
+    `${p.platform}: ${p.seen} seen, ${p.uploaded} uploaded, ${p.duplicates} duplicates, ` +
+    `${p.dead_lettered} dead-lettered, breaker ${p.breaker ?? '?'}`).join(' · ') || 'running');
 }
 
 async function suggestions() {
