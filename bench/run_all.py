@@ -8,6 +8,7 @@ Everything runs on this machine, side by side in one run, against a fresh local 
 4. end to end: a paced load of 5,000 events/s for 30 s; latency from the client's 2xx to the row's
    inserted_at (ClickHouse's clock at insert, same machine), p50/p99;
 5. resident memory (RSS) of each process, sampled during the load.
+All load comes from one write key on one IP, so the API's rate limits are set far above it.
 Results go to stdout and bench/results/<UTC date>.md.
 """
 
@@ -82,6 +83,11 @@ class Procs:
             "FOOTFALL_KAFKA_BOOTSTRAP": self.bootstrap,
             "FOOTFALL_TOPIC_PREFIX": PREFIX,
             "FOOTFALL_WRITE_KEYS": WRITE_KEY,
+            # one key on one IP stands for many clients here: limits far above the load
+            "FOOTFALL_API_KEY_RATE": "1e9",
+            "FOOTFALL_API_KEY_BURST": "1e9",
+            "FOOTFALL_API_IP_RATE": "1e9",
+            "FOOTFALL_API_IP_BURST": "1e9",
             **extra,
         }
 
