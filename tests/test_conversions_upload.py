@@ -264,3 +264,51 @@ def test_replay_after_the_fix_uploads_dead_letters_once(
     second = json.loads(worker.replay())
     assert second["delivered"] == 0 and second["duplicates"] == 5
     assert sorted(google.order_ids()) == [f"{run}-{i}" for i in range(5)]
+
+
+def test_a_purchase_too_old_for_meta_is_dead_lettered_as_expired_and_still_sent_to_google(
+    kafka_bootstrap: str, topic_prefix: str, sink: Sink, tmp_path: Path,
+    fakes: tuple[FakeMeta, FakeGoogleAds],
+) -> None:  # fmt: skip
+    meta, google = fakes
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:6]
+    anon = f"old-{run}"
+    bought = now - timedelta(days=8)  # Meta refuses event_time older than 7 days
+    events = [visit(anon, bought - timedelta(hours=1), f"GO-{run}", fbclid=f"FO-{run}"),
+              purchase(f"{run}-old", bought, anonymous_id=anon)]  # fmt: skip
+    produce(kafka_bootstrap, f"{topic_prefix}events", events)
+    worker = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, meta, google)
+    worker.start()
+    try:
+        wait_group_caught_up(kafka_bootstrap, f"{topic_prefix}conversions",
+                             f"{topic_prefix}events")  # fmt: skip
+    finally:
+        worker.stop()
+    assert meta.requests == 0  # never sent, not even to be refused
+    assert google.order_ids() == [f"{run}-old"]  # Google's window is 90 days
+    assert dead_letters(kafka_bootstrap, topic_prefix) == [(f"{run}-old", "meta", "expired")]
+
+
+def test_dry_run_logs_the_payloads_and_sends_nothing(
+    kafka_bootstrap: str, topic_prefix: str, sink: Sink, tmp_path: Path,
+    fakes: tuple[FakeMeta, FakeGoogleAds],
+) -> None:  # fmt: skip
+    meta, google = fakes
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:6]
+    anon = f"dry-{run}"
+    produce(kafka_bootstrap, f"{topic_prefix}events", [
+        visit(anon, now - timedelta(hours=1), f"GD-{run}", fbclid=f"FD-{run}"),
+        purchase(f"{run}-dry", now - timedelta(minutes=1), anonymous_id=anon)])  # fmt: skip
+    worker = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, meta, google,
+                      FOOTFALL_CONVERSIONS_DRY_RUN="1")  # fmt: skip
+    worker.start()
+    try:
+        log = tmp_path / "conversions-1.log"
+        wait_for(lambda: log.read_text().count("DRY RUN") >= 2, 60, "both dry-run payloads")
+    finally:
+        worker.stop()
+    text = log.read_text()
+    assert f"{run}-dry" in text and f"GD-{run}" in text  # the exact payloads, order and gclid
+    assert meta.requests == 0 and google.requests == 0
