@@ -4,6 +4,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from eventschema.paths import schema_dir
 
@@ -31,9 +32,27 @@ class Topics:
     dead_letter: str
 
     @classmethod
-    def from_env(cls) -> "Topics":
-        prefix = os.environ.get("FOOTFALL_TOPIC_PREFIX", "")
+    def for_prefix(cls, prefix: str) -> "Topics":
         return cls(f"{prefix}events", f"{prefix}events_quarantine", f"{prefix}events_dlq")
+
+    @classmethod
+    def from_env(cls) -> "Topics":
+        return cls.for_prefix(os.environ.get("FOOTFALL_TOPIC_PREFIX", ""))
+
+
+def producer_config(bootstrap: str, delivery_timeout_seconds: float) -> dict[str, Any]:
+    """librdkafka settings every producer of events shares. The partitioner matters most: the
+    same key must land on the same partition whichever producer (API, SDK) wrote it."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,  # acks=all and no duplicates from producer retries
+        "acks": "all",
+        "message.timeout.ms": int(delivery_timeout_seconds * 1000),
+        "linger.ms": 5,
+        "compression.type": "lz4",  # cheapest on CPU, which producers here are bound by
+        "message.max.bytes": 1_000_000,
+        "partitioner": "murmur2_random",  # the Java client's partitioner: same key, same partition
+    }
 
 
 @cache

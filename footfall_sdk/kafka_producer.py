@@ -16,27 +16,13 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from eventschema import Event, EventCodec, validate_message
-from eventschema.kafka_contract import Topics
+from eventschema.kafka_contract import Topics, producer_config
 from footfall_sdk.calls import TrackingCalls
 from footfall_sdk.messages import stamp
 
 
 class DeliveryError(Exception):
     """Kafka did not acknowledge every event: none of them may be assumed stored."""
-
-
-def producer_config(bootstrap: str, delivery_timeout_seconds: float) -> dict[str, Any]:
-    # Mirrors producer_api.publisher.producer_config (which we may not import). The partitioner
-    # matters most: the same key must land on the same partition whichever producer wrote it.
-    return {
-        "bootstrap.servers": bootstrap,
-        "enable.idempotence": True,  # acks=all and no duplicates from the client's own retries
-        "acks": "all",
-        "message.timeout.ms": int(delivery_timeout_seconds * 1000),
-        "linger.ms": 5,
-        "compression.type": "lz4",
-        "partitioner": "murmur2_random",  # the Java client's, like the API
-    }
 
 
 class _Reports:
@@ -68,9 +54,7 @@ class KafkaEventProducer(TrackingCalls[None]):
         delivery_timeout: float = 10.0,
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        self.topic = Topics(
-            f"{topic_prefix}events", f"{topic_prefix}events_quarantine", f"{topic_prefix}events_dlq"
-        ).events
+        self.topic = Topics.for_prefix(topic_prefix).events
         self._codec = EventCodec()
         self._timeout = delivery_timeout + 1.0  # librdkafka reports a timeout by then
         settings = {**producer_config(bootstrap, delivery_timeout), **(config or {})}

@@ -56,6 +56,9 @@ class IngestEndpoint:
         self.route = route or f"/v1/{message_type or 'batch'}"
         # Bulk import of history is a server's job: browser keys only send live tracking.
         self.server_only = self.route == "/v1/import"
+        self.source = "import" if self.server_only else "http"
+        # Label lookups resolved once per route, not per request.
+        self._latency = REQUEST_SECONDS.labels(self.route)
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -72,7 +75,7 @@ class IngestEndpoint:
             )
         add_cors_headers(request, response)
         REQUESTS.labels(self.route, str(response.status_code)).inc()
-        REQUEST_SECONDS.labels(self.route).observe(time.perf_counter() - started)
+        self._latency.observe(time.perf_counter() - started)
         return response
 
     async def _handle(self, request: Request) -> Response:
@@ -96,7 +99,6 @@ class IngestEndpoint:
         else:
             messages, shared = [payload], {}
         forbidden = state.server_only_events if key.kind == "browser" else frozenset()
-        source = "import" if self.server_only else "http"
         result = judge(
             messages,
             shared,
@@ -105,7 +107,7 @@ class IngestEndpoint:
             self.message_type,
             len(body),
             forbidden,
-            source,
+            self.source,
         )
         if self.message_type is not None and result.rejected:
             first = result.rejected[0].error

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from eventschema.kafka_contract import producer_config as shared_producer_config
 from producer_api.metrics import KAFKA_DELIVERY_FAILURES
 
 
@@ -29,17 +30,11 @@ class PublishError(Exception):
 
 
 def producer_config(bootstrap: str, delivery_timeout_seconds: float) -> dict[str, Any]:
+    """The shared event-producer settings plus the API's bounded local queue."""
     return {
-        "bootstrap.servers": bootstrap,
-        "enable.idempotence": True,  # acks=all and no duplicates from producer retries
-        "acks": "all",
-        "message.timeout.ms": int(delivery_timeout_seconds * 1000),
-        "linger.ms": 5,
-        "compression.type": "lz4",  # cheapest on CPU, which the API is bound by
+        **shared_producer_config(bootstrap, delivery_timeout_seconds),
         "queue.buffering.max.messages": 100_000,
         "queue.buffering.max.kbytes": 262_144,  # full queue -> BufferError -> 503
-        "message.max.bytes": 1_000_000,
-        "partitioner": "murmur2_random",  # the Java client's partitioner: same key, same partition
     }
 
 

@@ -15,8 +15,8 @@ from eventschema import EventCodec
 from eventschema.kafka_contract import Topics
 from producer_api.app import create_app
 from producer_api.clientip import parse_networks
-from producer_api.config import Settings
 from producer_api.ratelimit import Rate
+from tests.support.api import api_settings
 from tests.support.kafka_tools import read_all, value_of
 
 SERVER_KEY = "sk-secret-server-key"
@@ -29,26 +29,13 @@ MakeClient = Callable[..., TestClient]
 
 @pytest.fixture
 def topics(topic_prefix: str) -> Topics:
-    return Topics(
-        f"{topic_prefix}events", f"{topic_prefix}events_quarantine", f"{topic_prefix}events_dlq"
-    )
+    return Topics.for_prefix(topic_prefix)
 
 
 @pytest.fixture
-def make_client(kafka_bootstrap: str, topics: Topics) -> Iterator[MakeClient]:
+def make_client(kafka_bootstrap: str, topic_prefix: str) -> Iterator[MakeClient]:
     """A TestClient factory: `make_client(client=("ip", port), **settings_overrides)`."""
-    base = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        topics=topics,
-        write_keys=frozenset({SERVER_KEY}),
-        host="127.0.0.1",
-        port=0,
-        max_body_bytes=500 * 1024,
-        max_batch_events=2500,
-        delivery_timeout_seconds=10,
-        retry_after_seconds=5,
-        browser_keys=BROWSER_KEYS,
-    )
+    base = api_settings(kafka_bootstrap, topic_prefix, SERVER_KEY, browser_keys=BROWSER_KEYS)
     with ExitStack() as stack:
 
         def make(client: tuple[str, int] = ("198.51.100.1", 40000), **overrides: Any) -> TestClient:

@@ -8,9 +8,8 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from eventschema.kafka_contract import Topics
 from producer_api.app import create_app
-from producer_api.config import Settings
+from tests.support.api import api_settings
 
 KEY = "fuzz-key"
 DOCUMENTED = {200, 400, 401, 413, 415}
@@ -71,13 +70,7 @@ def _body(rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
 
 @pytest.fixture
 def client(kafka_bootstrap: str, topic_prefix: str) -> Iterator[TestClient]:
-    topics = Topics(f"{topic_prefix}events", f"{topic_prefix}events_quarantine",
-                    f"{topic_prefix}events_dlq")  # fmt: skip
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap, topics=topics, write_keys=frozenset({KEY}),
-        host="127.0.0.1", port=0, max_body_bytes=500 * 1024, max_batch_events=2500,
-        delivery_timeout_seconds=10, retry_after_seconds=5,
-    )  # fmt: skip
+    settings = api_settings(kafka_bootstrap, topic_prefix, KEY)
     with TestClient(create_app(settings), raise_server_exceptions=True) as test_client:
         yield test_client
 

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from eventschema import EventCodec
 from eventschema.kafka_contract import HEADER_EVENT, HEADER_SCHEMA, Topics
 from producer_api.app import create_app
-from producer_api.config import Settings
+from tests.support.api import api_settings
 from tests.support.kafka_tools import end_offsets, header, read_all, value_of
 
 KEY = "test-write-key"
@@ -19,24 +19,12 @@ AUTH = (KEY, "")
 
 @pytest.fixture
 def topics(topic_prefix: str) -> Topics:
-    return Topics(
-        f"{topic_prefix}events", f"{topic_prefix}events_quarantine", f"{topic_prefix}events_dlq"
-    )
+    return Topics.for_prefix(topic_prefix)
 
 
 @pytest.fixture
-def client(kafka_bootstrap: str, topics: Topics) -> Iterator[TestClient]:
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        topics=topics,
-        write_keys=frozenset({KEY}),
-        host="127.0.0.1",
-        port=0,
-        max_body_bytes=500 * 1024,
-        max_batch_events=2500,
-        delivery_timeout_seconds=10,
-        retry_after_seconds=5,
-    )
+def client(kafka_bootstrap: str, topic_prefix: str) -> Iterator[TestClient]:
+    settings = api_settings(kafka_bootstrap, topic_prefix, KEY)
     with TestClient(create_app(settings), raise_server_exceptions=True) as test_client:
         yield test_client
 

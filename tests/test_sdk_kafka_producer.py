@@ -14,11 +14,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from eventschema import EventCodec, ValidationError
-from eventschema.kafka_contract import Topics
 from footfall_sdk import KafkaEventProducer
 from producer_api.app import create_app
-from producer_api.config import Settings
-from tests.support.api import WRITE_KEY, ApiServer
+from tests.support.api import WRITE_KEY, ApiServer, api_settings
 from tests.support.kafka_tools import read_all
 from tests.support.sink import Sink
 
@@ -106,15 +104,7 @@ INVALID: list[Any] = [
 def test_invalid_messages_are_refused_exactly_like_the_api(
     producer: KafkaEventProducer, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        topics=Topics(
-            f"{topic_prefix}events", f"{topic_prefix}events_quarantine", f"{topic_prefix}events_dlq"
-        ),
-        write_keys=frozenset({WRITE_KEY}), host="127.0.0.1", port=0,
-        max_body_bytes=500 * 1024, max_batch_events=2500, delivery_timeout_seconds=10,
-        retry_after_seconds=5,
-    )  # fmt: skip
+    settings = api_settings(kafka_bootstrap, topic_prefix, WRITE_KEY)
     with TestClient(create_app(settings)) as api:
         for message in INVALID:
             answer = api.post("/v1/batch", json={"batch": [message]}, auth=(WRITE_KEY, ""))

@@ -26,7 +26,7 @@ def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Si
 
 
 def topics(prefix: str) -> Topics:
-    return Topics(f"{prefix}events", f"{prefix}events_quarantine", f"{prefix}events_dlq")
+    return Topics.for_prefix(prefix)
 
 
 def test_events_land_exactly_once_even_when_produced_twice(sink: Sink) -> None:

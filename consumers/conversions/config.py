@@ -117,7 +117,7 @@ class ConversionsConfig:
         names = e.get("FOOTFALL_CONVERSIONS_EVENTS", DEFAULT_EVENTS)
         return cls(
             bootstrap=e.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-            topics=Topics(f"{prefix}events", f"{prefix}events_quarantine", f"{prefix}events_dlq"),
+            topics=Topics.for_prefix(prefix),
             dlq_topic=f"{prefix}conversions_dlq",
             ledger_topic=f"{prefix}conversions_ledger",
             group_id=e.get("FOOTFALL_CONVERSIONS_GROUP", "footfall-conversions"),

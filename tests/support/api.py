@@ -3,14 +3,14 @@
 import os
 import signal
 import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-import httpx
-
+from eventschema.kafka_contract import Topics
 from footfall.broker import find_free_ports
+from producer_api.config import Settings
+from tests.support.processes import start_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 WRITE_KEY = "e2e-write-key"
@@ -38,21 +38,8 @@ class ApiServer:
             "FOOTFALL_API_PORT": str(self.port),
             "FOOTFALL_API_DELIVERY_TIMEOUT": str(self.delivery_timeout),
         }
-        log = (self.log_dir / f"api-{self.port}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "producer_api"], cwd=REPO, env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"API exited, see {log.name}"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("API did not start")
+        log = self.log_dir / f"api-{self.port}.log"
+        self.proc = start_healthy("producer_api", env, log, f"{self.url}/healthz", timeout)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -62,3 +49,20 @@ class ApiServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+def api_settings(bootstrap: str, prefix: str, write_key: str, **overrides: Any) -> Settings:
+    """Settings for an in-process API (TestClient) on the test broker: production limits,
+    one server key, and whatever a test overrides."""
+    base = Settings(
+        kafka_bootstrap=bootstrap,
+        topics=Topics.for_prefix(prefix),
+        write_keys=frozenset({write_key}),
+        host="127.0.0.1",
+        port=0,
+        max_body_bytes=500 * 1024,
+        max_batch_events=2500,
+        delivery_timeout_seconds=10,
+        retry_after_seconds=5,
+    )
+    return replace(base, **overrides)

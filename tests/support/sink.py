@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -16,6 +15,7 @@ from confluent_kafka import Producer
 
 from eventschema import Event, EventCodec
 from footfall.broker import find_free_ports
+from tests.support.processes import start_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,21 +102,10 @@ class Sink:
 
     def start(self, timeout: float = 60.0) -> None:
         self.starts += 1
-        log = (self.data_dir / f"sink-{self.starts}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "consumers.clickhouse_sink"], cwd=REPO, env=self.env(),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"sink exited, see {log.name}"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("sink did not become healthy")
+        log = self.data_dir / f"sink-{self.starts}.log"
+        self.proc = start_healthy(
+            "consumers.clickhouse_sink", self.env(), log, f"{self.url}/healthz", timeout
+        )
 
     def kill(self) -> None:
         assert self.proc is not None
