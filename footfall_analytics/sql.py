@@ -41,12 +41,16 @@ _COLUMNS = (
     "message_id, type, event, anonymous_id, user_id, timestamp, page_url, page_path, "
     "page_referrer, utm_source, utm_medium, utm_campaign, utm_term, utm_content, "
     "gclid, gbraid, wbraid, fbclid, msclkid, ttclid, properties, source, library_name, "
-    "ff_channel, ff_is_touch, ff_ref_host, ff_section"
+    "ff_channel, ff_is_touch, ff_ref_host, ff_section, ff_anon_key, ff_user_key"
 )
 PERSON = (
     "multiIf(footfall_valid_id(e.user_id), concat('u:', e.user_id), "
     "m.user_id != '', concat('u:', m.user_id), "
     "footfall_valid_id(e.anonymous_id), concat('a:', e.anonymous_id), '')"
+)
+# The same person as a UInt64 (migration 0005), 0 for none: what the reports group and count by.
+PERSON_KEY = (
+    "multiIf(e.ff_user_key != 0, e.ff_user_key, m.user_key != 0, m.user_key, e.ff_anon_key)"
 )
 
 
@@ -149,11 +153,12 @@ def compile_filters(filters: tuple[Filter, ...], binder: Binder) -> str:
 
 
 def resolved_events(binder: Binder, start: datetime, end: datetime) -> str:
-    """A subquery: deduplicated events in [start, end) with their person_id (late links apply)."""
+    """A subquery: deduplicated events in [start, end) with their person_id and person_key (late
+    links apply). Columns a query does not use (person_id, the map's user_id) are not computed."""
     return (
-        f"(SELECT e.*, {PERSON} AS person_id FROM "
+        f"(SELECT e.*, {PERSON} AS person_id, {PERSON_KEY} AS person_key FROM "
         f"(SELECT {_COLUMNS} FROM events FINAL WHERE timestamp >= {binder.time(start)} "
         f"AND timestamp < {binder.time(end)}) AS e "
-        # identity_map has one row per anonymous_id: ANY gives the same rows, a bit faster.
-        "LEFT ANY JOIN identity_map AS m ON e.anonymous_id = m.anonymous_id)"
+        # identity_keys has one row per anonymous id: ANY gives the same rows, a bit faster.
+        "LEFT ANY JOIN identity_keys AS m ON e.ff_anon_key = m.anon_key)"
     )

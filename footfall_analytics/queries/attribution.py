@@ -71,31 +71,29 @@ def attribution_sql(params: AttributionParams) -> tuple[str, dict[str, object]]:
     revenue = binder.bind(params.revenue_property, "String")
     lookback_ms = binder.bind(int(params.lookback.total_seconds() * 1000), "Int64")
     filters = compile_filters(params.filters, binder)
-    conversions = (
-        "SELECT person_id, message_id AS conversion_id, toUnixTimestamp64Milli(timestamp) AS at, "
-        f"JSONExtractFloat(properties, {revenue}) AS revenue "
-        f"FROM {resolved_events(binder, start, end)} "
-        f"WHERE person_id != '' AND event IN {names} AND ({filters})"
-    )
-    touches = (
-        f"SELECT person_id, toUnixTimestamp64Milli(timestamp) AS touched, "
-        f"if(empty(toString({value})), '{NONE}', toString({value})) AS value "
+    is_conversion = f"(timestamp >= {binder.time(start)} AND event IN {names} AND ({filters}))"
+    # One row per person: its conversions, and its touches oldest first (ties: by value). No
+    # join: a person's conversions meet its touches inside one aggregation.
+    per_person = (
+        f"SELECT groupArrayIf((toUnixTimestamp64Milli(timestamp), "
+        f"if({is_conversion}, JSONExtractFloat(properties, {revenue}), 0.)), {is_conversion}) "
+        "AS conversions, arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp), "
+        f"if(empty(toString({value})), '{NONE}', toString({value}))), {is_touch})) AS touches "
         f"FROM {resolved_events(binder, start - params.lookback, end)} "
-        f"WHERE person_id != '' AND {is_touch}"
+        f"WHERE person_key != 0 AND ({is_conversion} OR {is_touch}) "
+        "GROUP BY person_key HAVING notEmpty(conversions)"
     )
-    # One row per conversion with its touches in the lookback, oldest first (ties: by value).
-    joined = (
-        "SELECT c.conversion_id, any(c.revenue) AS revenue, "
-        "arraySort(groupArrayIf((t.touched, t.value), t.touched <= c.at "
-        f"AND t.touched >= c.at - {lookback_ms})) AS touches "
-        f"FROM ({conversions}) AS c LEFT JOIN ({touches}) AS t ON c.person_id = t.person_id "
-        "GROUP BY c.conversion_id"
+    # One row per conversion with the touches in its lookback.
+    per_conversion = (
+        "SELECT c.2 AS revenue, arrayFilter(t -> t.1 <= c.1 "
+        f"AND t.1 >= c.1 - {lookback_ms}, touches) AS touches "
+        f"FROM ({per_person}) ARRAY JOIN conversions AS c"
     )
     credit = _CREDIT[params.model]
     sql = (
         "SELECT credit.1 AS value, sum(credit.2) AS conversions, sum(credit.2 * revenue) "
         f"FROM (SELECT revenue, arrayJoin(if(empty(touches), [('{NONE}', 1.)], "
-        f"{credit})) AS credit FROM ({joined})) "
+        f"{credit})) AS credit FROM ({per_conversion})) "
         "GROUP BY value ORDER BY conversions DESC, value"
     )
     return sql, binder.parameters

@@ -83,21 +83,27 @@ def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
     end = binder.time(params.period.end)
     common = compile_filters(params.filters, binder)
     conds = [_step_condition(step, binder) for step in steps]
-    brk = "''" if params.breakdown is None else field_expr(params.breakdown, binder, "breakdown")
     source = resolved_events(binder, params.period.start, utc(params.period.end) + params.window)
     n = len(steps)
     # Step timestamps as epoch milliseconds; 0 = not reached (arrayFirst's default).
-    arrays = [
-        # The breakdown (maybe a costly expression) is only evaluated for step-1 rows: if()
-        # short-circuits, groupArrayIf's arguments would not.
-        f"arraySort(x -> x.1, groupArrayIf((toUnixTimestamp64Milli(timestamp), "
-        f"if({conds[0]}, toString({brk}), '')), {conds[0]} AND timestamp < {end})) AS s1p"
-    ]
+    step1 = f"{conds[0]} AND timestamp < {end}"
+    if params.breakdown is None:
+        arrays = [f"arraySort(groupArrayIf(toUnixTimestamp64Milli(timestamp), {step1})) AS s1"]
+        starts, breakdown = "arrayMap(x -> [x], s1)", "''"
+    else:
+        # Each start keeps its breakdown value (maybe a costly expression, only evaluated for
+        # step-1 rows: if() short-circuits, groupArrayIf's arguments would not).
+        brk = field_expr(params.breakdown, binder, "breakdown")
+        arrays = [
+            f"arraySort(x -> x.1, groupArrayIf((toUnixTimestamp64Milli(timestamp), "
+            f"if({conds[0]}, toString({brk}), '')), {step1})) AS s1p"
+        ]
+        starts, breakdown = "arrayMap(x -> [x.1], s1p)", "s1p[idx].2"
     arrays += [
         f"arraySort(groupArrayIf(toUnixTimestamp64Milli(timestamp), {conds[k]})) AS s{k + 1}"
         for k in range(1, n)
     ]
-    paths = "arrayMap(x -> [x.1], s1p)"
+    paths = starts
     for k in range(2, n + 1):
         paths = (
             f"arrayMap(p -> arrayPushBack(p, arrayFirst(x -> p[{k - 1}] > 0 AND x > p[{k - 1}] "
@@ -105,13 +111,13 @@ def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
         )
     levels = "arrayMap(p -> arrayCount(x -> x > 0, p), paths)"
     per_person = (
-        f"SELECT person_id, {', '.join(arrays)} FROM {source} "
-        f"WHERE person_id != '' AND ({common}) AND ({' OR '.join(conds)}) "
-        "GROUP BY person_id HAVING length(s1p) > 0"
+        f"SELECT person_key, {', '.join(arrays)} FROM {source} "
+        f"WHERE person_key != 0 AND ({common}) AND ({' OR '.join(conds)}) "
+        f"GROUP BY person_key HAVING notEmpty({'s1' if params.breakdown is None else 's1p'})"
     )
     best = (
         f"SELECT {paths} AS paths, {levels} AS levels, indexOf(levels, arrayMax(levels)) AS idx, "
-        "levels[idx] AS level, paths[idx] AS path, s1p[idx].2 AS breakdown "
+        f"levels[idx] AS level, paths[idx] AS path, {breakdown} AS breakdown "
         f"FROM ({per_person})"
     )
     counts = [f"countIf(level >= {k})" for k in range(1, n + 1)]

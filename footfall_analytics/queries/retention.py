@@ -36,9 +36,9 @@ def retention_sql(params: RetentionParams) -> tuple[str, dict[str, object]]:
     source = resolved_events(binder, _HISTORY_START, horizon)
     weeks = binder.bind(params.weeks, "UInt64")
     per_person = (
-        "SELECT person_id, min(timestamp) AS first_seen, toMonday(first_seen) AS cohort, "
+        "SELECT person_key, min(timestamp) AS first_seen, toMonday(first_seen) AS cohort, "
         f"groupUniqArrayIf(toMonday(timestamp), {active}) AS active_weeks "
-        f"FROM {source} WHERE person_id != '' GROUP BY person_id "
+        f"FROM {source} WHERE person_key != 0 GROUP BY person_key "
         f"HAVING first_seen >= {start} AND first_seen < {end}"
     )
     sql = (

@@ -42,7 +42,7 @@ def top(client: Client, params: TopParams) -> list[TopRow]:
     binder = Binder()
     filters = compile_filters(params.filters, binder)
     sql = (
-        f"SELECT {value} AS value, count(), uniqExactIf(person_id, person_id != '') "
+        f"SELECT {value} AS value, count(), uniqExactIf(person_key, person_key != 0) "
         f"FROM {resolved_events(binder, params.period.start, params.period.end)} "
         f"WHERE ({where}) AND ({filters}) GROUP BY value ORDER BY count() DESC, value "
         f"LIMIT {binder.bind(params.limit, 'UInt64')}"

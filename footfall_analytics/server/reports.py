@@ -129,7 +129,7 @@ def events_over_time(client: Client, args: a.Args) -> dict[str, Any]:
         check_name("event", event)
         where += f" AND event = {binder.bind(event, 'String')}"
     sql = (
-        f"SELECT {bucket} AS t, count(), uniqExactIf(person_id, person_id != '') "
+        f"SELECT {bucket} AS t, count(), uniqExactIf(person_key, person_key != 0) "
         f"FROM {resolved_events(binder, period.start, period.end)} "
         f"WHERE {where} GROUP BY t ORDER BY t"
     )
