@@ -85,10 +85,26 @@ class Truth:
     links: dict[str, str] = field(default_factory=dict)  # anon -> user id (the mapping)
 
 
+@dataclass(frozen=True)
+class Profile:
+    """How much one person does: the number of visits (sessions) is drawn from `visits`; in a
+    visit after registering, each event is a purchase with chance `order_rate`."""
+
+    visits: tuple[int, ...]
+    order_rate: float
+
+
+# Tests: about 13 events per person and many purchases, so small data sets take every path.
+BRIEF = Profile(visits=(1, 1, 2, 2, 3, 4, 6), order_rate=0.3)
+# The benchmark: about 100 events per person (10M events = 100k persons), purchases rarer.
+LOYAL = Profile(visits=tuple(range(8, 37)), order_rate=0.03)
+
+
 class Generator:
-    def __init__(self, seed: int, weeks: int = 6) -> None:
+    def __init__(self, seed: int, weeks: int = 6, profile: Profile = BRIEF) -> None:
         self.rng = random.Random(seed)
         self.weeks = weeks
+        self.profile = profile
         self.seq = 0
         self.truth = Truth()
 
@@ -145,7 +161,7 @@ class Generator:
         at = START + timedelta(seconds=rng.randrange(self.weeks * 7 * 86400))
         events: list[list[object]] = []
         rows_person: list[int] = []  # truth indices whose person depends on registration
-        for _ in range(rng.choice((1, 1, 2, 2, 3, 4, 6))):
+        for _ in range(rng.choice(self.profile.visits)):
             device = 1 if registered_at and not junk and rng.random() < 0.3 else 0
             camp = rng.choices(CAMPAIGNS, _WEIGHTS)[0]
             logged_in = registered_at is not None and device in linked
@@ -177,7 +193,7 @@ class Generator:
                     at += timedelta(seconds=1)
                     rows_person.append(len(self.truth.events))
                     events.append(self._row("", at, type_="identify", anon=anon[device], user=uid))
-                elif registered_at is not None and roll < 0.3:
+                elif registered_at is not None and roll < self.profile.order_rate:
                     revenue = float(rng.randrange(20, 900))
                     events.append(
                         self._row(
@@ -277,9 +293,17 @@ def insert(client: Client, rows: list[list[object]], batch: int = 100_000) -> No
         client.insert("events", rows[i : i + batch], column_names=list(COLUMNS))
 
 
-def generate_into(client: Client, events: int, seed: int = 1, batch: int = 200_000) -> int:
-    """Write about `events` events (whole persons) straight into ClickHouse; returns the count."""
-    gen = Generator(seed)
+def generate_into(
+    client: Client,
+    events: int,
+    seed: int = 1,
+    batch: int = 200_000,
+    profile: Profile = LOYAL,
+    weeks: int = 26,
+) -> int:
+    """Write about `events` events (whole persons) straight into ClickHouse; returns the count.
+    The default profile makes about 100 events per person, first visits spread over 26 weeks."""
+    gen = Generator(seed, weeks, profile)
     pending: list[list[object]] = list(gen.edge_cases())
     written, n = 0, 0
     while written + len(pending) < events:
