@@ -1,9 +1,11 @@
 // The analytics dashboard in headless Chromium (Debian's /usr/bin/chromium, driven by
-// playwright-core): open it, build a funnel with a filter, read the numbers it shows, save a
-// screenshot. Prints one JSON summary on stdout ({search, rows, requests}); progress on stderr.
+// playwright-core): open it, build a funnel with a filter and per-step filters, read the numbers
+// it shows, save a screenshot. Prints one JSON summary on stdout ({search, rows, requests, ...});
+// progress on stderr.
 //
 // Env: DASHBOARD_URL (http://127.0.0.1:8125), FROM / TO (dates), STEPS (comma-separated),
-// WINDOW (1d), FILTER (field:op:value), BREAKDOWN (optional), CHROMIUM (/usr/bin/chromium),
+// WINDOW (1d), FILTER (field:op:value), STEP_FILTERS (optional, one n:field:op:value per line:
+// added with step n's "+ filter"), BREAKDOWN (optional), CHROMIUM (/usr/bin/chromium),
 // ARTIFACT_DIR (<repo>/test-artifacts).
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,15 +44,26 @@ async function main() {
     await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
     summary.chartLoaded = await page.evaluate(() => typeof window.Chart === 'function');
 
-    // Build the funnel: steps, window, a filter, an optional breakdown; run it.
+    // Build the funnel: steps, window, a filter, per-step filters, an optional breakdown; run it.
     await page.fill('#steps', process.env.STEPS || '');
     await page.fill('#window', process.env.WINDOW || '1d');
     if (process.env.BREAKDOWN) await page.fill('#breakdown', process.env.BREAKDOWN);
     const [field, op, ...value] = (process.env.FILTER || '').split(':');
     await page.click('#add-filter');
-    await page.fill('.filter-row:last-child .filter-field', field);
-    await page.selectOption('.filter-row:last-child .filter-op', op);
-    await page.fill('.filter-row:last-child .filter-value', value.join(':'));
+    await page.fill('#filter-rows .filter-row:last-child .filter-field', field);
+    await page.selectOption('#filter-rows .filter-row:last-child .filter-op', op);
+    await page.fill('#filter-rows .filter-row:last-child .filter-value', value.join(':'));
+    for (const spec of (process.env.STEP_FILTERS || '').split('\n').filter(Boolean)) {
+      const [n, sField, sOp, ...sValue] = spec.split(':');
+      const step = `.step-row[data-step="${n}"]`;
+      await page.click(`${step} .add-step-filter`);
+      const row = `${step} .step-filters .filter-row:last-child`;
+      await page.fill(`${row} .filter-field`, sField);
+      await page.selectOption(`${row} .filter-op`, sOp);
+      await page.fill(`${row} .filter-value`, sValue.join(':'));
+    }
+    summary.stepNames = await page.$$eval('#step-rows .step-row:not([hidden]) .step-name',
+      (spans) => spans.map((s) => s.textContent));
     await page.click('#run-funnel');
     await page.waitForSelector('#funnel-status[data-query]', { timeout: 60000 });
     await page.waitForSelector('body[data-ready="1"]');
@@ -61,11 +74,26 @@ async function main() {
       breakdown: tr.dataset.breakdown,
       persons: [...tr.querySelectorAll('td.persons')].map((td) => Number(td.dataset.persons)),
     })));
+    summary.headers = await page.$$eval('#funnel-table thead th', (ths) => ths.map((th) => th.textContent));
     summary.conversions = await page.textContent('#conversions-status');
     summary.overTimeStatus = await page.textContent('#over-time-status');
     await page.waitForTimeout(300);  // let the charts finish painting
     summary.screenshot = join(ARTIFACTS, 'dashboard.png');
     await page.screenshot({ path: summary.screenshot, fullPage: true });
+
+    // A shared URL restores the view: open it afresh and read the step filters back from the form.
+    await page.goto(`${URL_}/${summary.search}`);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+    await page.waitForSelector('#funnel-status[data-query]', { timeout: 60000 });
+    summary.restoredStepFilters = await page.$$eval('#step-rows .step-row:not([hidden])',
+      (rows) => rows.flatMap((row) => [...row.querySelectorAll('.filter-row')].map((f) => {
+        const [fld, o, v] = f.querySelectorAll('input, select');
+        return `${row.dataset.step}:${fld.value}:${o.value}:${v.value}`;
+      })));
+    summary.restoredRows = await page.$$eval('#funnel-table tbody tr', (trs) => trs.map((tr) => ({
+      breakdown: tr.dataset.breakdown,
+      persons: [...tr.querySelectorAll('td.persons')].map((td) => Number(td.dataset.persons)),
+    })));
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });

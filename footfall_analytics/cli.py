@@ -2,13 +2,17 @@
 
     python -m footfall_analytics.cli funnel --steps "Product Viewed,Signed Up,Order Completed" \\
         --window 1d --from 2024-01-01 --to 2024-02-01 --filter utm_source:eq:facebook
+    python -m footfall_analytics.cli funnel --steps '$any,Signed Up,Order Completed' \\
+        --step-filter 1:utm_source:eq:facebook      # a filter on step 1 only (repeatable)
     python -m footfall_analytics.cli founding | attribution --model first --dimension section
     python -m footfall_analytics.cli retention --weeks 6 | top --kind pages | channels | over-time
 
 It asks the analytics server (--server, default $FOOTFALL_ANALYTICS_URL or
 http://127.0.0.1:8125) or, with --dsn, a database directly (http(s):// ClickHouse, or chdb:///path
 when no other process holds it), through a read-only session. Arguments mean what they mean in
-the query API (footfall_analytics/server/args.py). Exit 2 on a bad parameter.
+the query API (footfall_analytics/server/args.py). In a funnel, --filter field:op:value applies
+to every step's events and --step-filter N:field:op:value (step_filter=) only to step N
+(1-based). Exit 2 on a bad parameter.
 """
 
 import argparse
@@ -65,6 +69,11 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--filter", action="append", default=[], help="field:op:value")
         for flag, _ in options:
             p.add_argument(flag)
+        if command == "funnel":
+            p.add_argument("--step-filter", action="append", default=[],
+                           metavar="N:FIELD:OP:VALUE",
+                           help="a filter on step N only (1-based), e.g. 1:utm_source:eq:facebook;"
+                                " repeatable")  # fmt: skip
     return top
 
 
@@ -75,6 +84,7 @@ def query_items(opts: argparse.Namespace) -> list[tuple[str, str]]:
     if opts.to:
         items.append(("to", opts.to))
     items += [("filter", f) for f in opts.filter]
+    items += [("step_filter", f) for f in getattr(opts, "step_filter", [])]
     for flag, name in OPTIONS[opts.command]:
         value = getattr(opts, flag.lstrip("-").replace("-", "_"))
         if value is not None:

@@ -1,6 +1,7 @@
-"""The dashboard in headless Chromium (e2e/dashboard.mjs): load it, build a funnel with a filter,
-see the numbers the query API returns for the same URL, and keep a screenshot
-(test-artifacts/dashboard.png). The server runs in-process on a generated data set in chDB."""
+"""The dashboard in headless Chromium (e2e/dashboard.mjs): load it, build a funnel with a filter
+and per-step filters, see the numbers the query API returns for the same URL, reopen that URL and
+get the same view back, and keep a screenshot (test-artifacts/dashboard.png). The server runs
+in-process on a generated data set in chDB."""
 
 import json
 import os
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,12 +69,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     writer.close()
 
 
+STEP_FILTERS = ["2:section:in:cameras|lenses", "3:properties.revenue:gt:200"]
+
+
+def persons_by_group(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"breakdown": g["breakdown"], "persons": [s["persons"] for s in g["steps"]]}
+        for g in body["groups"]
+    ]
+
+
 def test_dashboard_funnel_matches_the_api(server: str) -> None:
     env = {
         **os.environ, "DASHBOARD_URL": server, "CHROMIUM": CHROMIUM,
         "ARTIFACT_DIR": str(REPO / "test-artifacts"), "FROM": "2023-12-31", "TO": "2024-03-01",
         "STEPS": "$page,Product Viewed,Order Completed", "WINDOW": "2d",
         "FILTER": "section:neq:support", "BREAKDOWN": "utm_source",
+        "STEP_FILTERS": "\n".join(STEP_FILTERS),
     }  # fmt: skip
     assert NODE is not None
     run = subprocess.run([NODE, str(SCRIPT)], cwd=REPO, env=env, capture_output=True, text=True,
@@ -85,12 +98,25 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
     # The view is in the URL: the same query string gives the API's numbers.
     search = summary["search"]
     assert "filter=section%3Aneq%3Asupport" in search and "steps=" in search, search
+    query = urllib.parse.parse_qsl(search.lstrip("?"))
+    assert [v for k, v in query if k == "step_filter"] == STEP_FILTERS, search
     api = httpx.get(f"{server}/api/funnel{search}", timeout=60).json()
-    expected = [
-        {"breakdown": g["breakdown"], "persons": [s["persons"] for s in g["steps"]]}
-        for g in api["groups"]
-    ]
+    expected = persons_by_group(api)
     assert summary["rows"] == expected and len(expected) > 1, (summary, api)
     assert any(r["persons"][2] > 0 for r in expected)
+    # The step filters were applied: without them the API gives other numbers.
+    unfiltered = [(k, v) for k, v in query if k != "step_filter"]
+    api_all = httpx.get(f"{server}/api/funnel", params=unfiltered, timeout=60).json()
+    assert persons_by_group(api_all) != expected, (api_all, api)
+
+    # The builder showed a row per step, the table names each step's own filters.
+    assert summary["stepNames"] == ["1. $page", "2. Product Viewed", "3. Order Completed"]
+    assert summary["headers"][2:] == [
+        "2. Product Viewed (section:in:cameras|lenses)",
+        "3. Order Completed (properties.revenue:gt:200)",
+    ], summary["headers"]
+    # Opening the shared URL afresh restores the step filters in the form, and the same numbers.
+    assert summary["restoredStepFilters"] == STEP_FILTERS, summary
+    assert summary["restoredRows"] == expected, summary
     assert summary["conversions"].strip() == "not configured"
     assert (REPO / "test-artifacts" / "dashboard.png").stat().st_size > 10_000

@@ -1,6 +1,7 @@
 """The analytics server's JSON API (footfall_analytics.server) against the query library, on a
 generated data set in a real chDB: same answers, 400s for bad input, read-only SQL with a limit."""
 
+import json
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import timedelta
@@ -14,6 +15,7 @@ from consumers.clickhouse_sink import migrations
 from consumers.clickhouse_sink.config import REPO_ROOT
 from consumers.clickhouse_sink.writer import connect, ensure_database
 from footfall_analytics import (
+    ANY,
     PAGE,
     AttributionParams,
     Filter,
@@ -142,6 +144,78 @@ def test_bad_parameters_are_400(
     assert body["message"]
 
 
+def test_funnel_step_filters_equal_the_library(env: tuple[Client, TestClient]) -> None:
+    """step_filter=<n>:field:op:value gives step n its own filters, exactly as Step(event, filters)
+    does in the library; they change the numbers, and differ from the same filter given globally."""
+    client, http = env
+    names = (ANY, "Signed Up", "Order Completed")
+    first = (Filter("utm_source", "in", ("facebook", "google")),
+             Filter("channel", "neq", "paid search"))  # fmt: skip
+    third = (Filter("properties.revenue", "gt", 100.0),)
+
+    def library(steps: tuple[Step, ...], **kw: Any) -> list[Any]:
+        return plain(funnel(client, FunnelParams(steps=steps, period=PERIOD,
+                                                 window=timedelta(days=2), **kw)))  # fmt: skip
+
+    expected = library((Step(ANY, first), Step("Signed Up"), Step("Order Completed", third)),
+                       breakdown="utm_campaign")  # fmt: skip
+    step_filters = ["1:utm_source:in:facebook|google", "3:properties.revenue:gt:100",
+                    "1:channel:neq:paid search"]  # two on step 1, in this order  # fmt: skip
+    body = get(http, "/api/funnel", steps=",".join(names), window="2d",
+               breakdown="utm_campaign", step_filter=step_filters)  # fmt: skip
+    assert body["groups"] == expected, (body, expected)
+    assert len(expected) > 1 and any(g["steps"][2]["persons"] > 0 for g in expected)
+
+    # The filters are applied: without them, other numbers (those of plain Steps).
+    unfiltered = library(tuple(Step(n) for n in names), breakdown="utm_campaign")
+    body_plain = get(http, "/api/funnel", steps=",".join(names), window="2d",
+                     breakdown="utm_campaign")  # fmt: skip
+    assert body_plain["groups"] == unfiltered and unfiltered != expected
+    # Only to their step: the same filters given globally (filter=) also hit steps 2 and 3.
+    body_global = get(
+        http,
+        "/api/funnel",
+        steps=",".join(names),
+        window="2d",
+        breakdown="utm_campaign",
+        filter=[f.split(":", 1)[1] for f in step_filters],
+    )
+    assert body_global["groups"] != body["groups"]
+
+    # The founding question, as a query string (docs/analytics.md).
+    founding = get(http, "/api/funnel", steps="$any,Signed Up,Order Completed", window="1d",
+                   step_filter="1:utm_source:eq:facebook")  # fmt: skip
+    persons = founding_question(client, PERIOD)
+    assert founding["groups"][0]["steps"][2]["persons"] == persons and persons > 0
+
+
+@pytest.mark.parametrize("step_filter", [
+    "x:utm_source:eq:facebook",  # not an integer
+    "1.5:utm_source:eq:facebook",
+    ":utm_source:eq:facebook",
+    "0:utm_source:eq:facebook",  # out of range
+    "-1:utm_source:eq:facebook",
+    "3:utm_source:eq:facebook",  # only 2 steps
+    "1",  # malformed
+    "1:utm_source",
+    "1:utm_source:eq",
+    f"1:{INJECT}:eq:x",  # unknown field
+    "1:event:like:x",  # unknown operator
+    "1:properties.revenue:gt:lots",  # gt needs a number
+    "1:utm_campaign:in:",  # in needs values
+])  # fmt: skip
+def test_bad_step_filters_are_400(env: tuple[Client, TestClient], step_filter: str) -> None:
+    _, http = env
+    response = http.get("/api/funnel", params={
+        "from": FROM, "to": TO, "steps": "Product Viewed,Signed Up",
+        "step_filter": ["2:section:eq:cameras", step_filter],
+    })  # fmt: skip
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "bad_parameter" and body["parameter"] == "step_filter", body
+    assert "step_filter" in body["message"] and repr(step_filter) in body["message"], body
+
+
 def test_injection_stays_a_value(env: tuple[Client, TestClient]) -> None:
     client, http = env
     body = get(http, "/api/top", filter=f"utm_campaign:eq:{INJECT}")
@@ -200,3 +274,32 @@ def test_cli_tables(
     assert f": {founding_question(client, PERIOD):,}" in capsys.readouterr().out
     assert cli.main(["--dsn", dsn, "funnel", "--steps", "Product Viewed,Nope"]) == 2
     assert "bad parameter steps" in capsys.readouterr().err
+
+
+def test_cli_step_filter(
+    env: tuple[Client, TestClient], dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, _ = env
+    code = cli.main(["--dsn", dsn, "--json", "funnel", "--steps", "$any,Signed Up,Order Completed",
+                     "--window", "2d", "--from", FROM, "--to", TO,
+                     "--step-filter", "1:utm_source:in:facebook|google",
+                     "--step-filter", "3:properties.revenue:gt:100"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    expected = plain(funnel(client, FunnelParams(
+        steps=(Step(ANY, (Filter("utm_source", "in", ("facebook", "google")),)),
+               Step("Signed Up"),
+               Step("Order Completed", (Filter("properties.revenue", "gt", 100.0),))),
+        period=PERIOD, window=timedelta(days=2),
+    )))  # fmt: skip
+    unfiltered = plain(funnel(client, FunnelParams(
+        steps=(Step(ANY), Step("Signed Up"), Step("Order Completed")), period=PERIOD,
+        window=timedelta(days=2),
+    )))  # fmt: skip
+    assert json.loads(out)["groups"] == expected != unfiltered
+
+    bad = ["--dsn", dsn, "funnel", "--steps", "Product Viewed,Signed Up", "--from", FROM]
+    assert cli.main([*bad, "--step-filter", "3:section:eq:cameras"]) == 2
+    assert "bad parameter step_filter" in capsys.readouterr().err
+    assert cli.main([*bad, "--step-filter", "one:section:eq:cameras"]) == 2
+    assert "bad parameter step_filter" in capsys.readouterr().err

@@ -6,7 +6,13 @@ so a dashboard URL, an API call and a command line mean the same thing.
     window=1d  lookback=30d  timeout=30m     durations: <n>[s|m|h|d|w], a bare number is seconds
     filter=utm_source:eq:facebook            repeatable (also `filters`); field:op:value,
     filter=utm_campaign:in:spring|summer     `in`/`not_in` values separated by |
+    step_filter=1:utm_source:eq:facebook     repeatable; <n>:field:op:value, a filter on funnel
+                                             step n only (1-based, at most the number of steps),
+                                             the rest exactly like filter=
     breakdown=utm_campaign
+
+The founding question as a query string:
+    steps=$any,Signed Up,Order Completed&window=1d&step_filter=1:utm_source:eq:facebook
 """
 
 import re
@@ -15,8 +21,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
 from footfall_analytics.errors import BadParameter
-from footfall_analytics.params import Filter, Op, Period
+from footfall_analytics.params import Filter, Op, Period, Step
+from footfall_analytics.sql import Binder, compile_filter
 
+_STEP_NUMBER = re.compile(r"^\s*[+-]?\d+\s*$", re.ASCII)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_ARG_CHARS = 2000
@@ -121,3 +129,37 @@ def parse_filter(spec: str) -> Filter:
         except ValueError:
             raise BadParameter("filter.value", f"{op} needs a number, got {raw!r}") from None
     return Filter(field, cast(Op, op), raw)
+
+
+def funnel_steps(args: Args) -> tuple[Step, ...]:
+    """steps= as Steps, each with its own filters from step_filter=<n>:field:op:value."""
+    step_names = names(args, "steps")
+    own: list[list[Filter]] = [[] for _ in step_names]
+    for spec in args.getall("step_filter"):
+        if spec:
+            number, flt = parse_step_filter(spec, len(step_names))
+            own[number - 1].append(flt)
+    return tuple(Step(name, tuple(f)) for name, f in zip(step_names, own, strict=True))
+
+
+def parse_step_filter(spec: str, steps: int) -> tuple[int, Filter]:
+    """`<n>:field:op:value` -> (n, Filter); n is 1-based and at most `steps`. The filter is
+    checked here (field, operator, value), so every error names step_filter."""
+    number_text, colon, rest = spec.partition(":")
+
+    def bad(message: str) -> BadParameter:
+        return BadParameter("step_filter", f"step_filter {spec!r}: {message}")
+
+    if not colon:
+        raise bad("expected <step>:field:op:value, e.g. 1:utm_source:eq:facebook")
+    if not _STEP_NUMBER.match(number_text):
+        raise bad(f"the step number must be an integer, got {number_text!r}")
+    number = int(number_text)
+    if not 1 <= number <= steps:
+        raise bad(f"the step number must be from 1 to {steps} (the steps given), got {number}")
+    try:
+        flt = parse_filter(rest)
+        compile_filter(flt, Binder())  # the library's own checks, before any query runs
+    except BadParameter as error:
+        raise bad(error.message) from None
+    return number, flt

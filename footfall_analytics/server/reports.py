@@ -15,7 +15,6 @@ from footfall_analytics import (
     FunnelParams,
     RetentionParams,
     SessionParams,
-    Step,
     TopParams,
     attribution,
     channels,
@@ -50,11 +49,10 @@ def _period_json(args: a.Args) -> dict[str, str]:
 
 
 def funnel_report(client: Client, args: a.Args) -> dict[str, Any]:
-    steps = a.names(args, "steps")
-    if not steps:
+    if not a.names(args, "steps"):
         raise BadParameter("steps", "give the funnel's steps, e.g. steps=Product Viewed,Signed Up")
     params = FunnelParams(
-        steps=tuple(Step(name) for name in steps),
+        steps=a.funnel_steps(args),  # with each step's own filters (step_filter=)
         period=a.period(args),
         window=a.duration(args, "window", timedelta(days=1)),
         filters=a.filters(args),

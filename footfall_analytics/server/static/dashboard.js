@@ -36,18 +36,32 @@ function readView() {
     interval: q.get('interval') || d.interval, steps: q.get('steps') || '',
     window: q.get('window') || d.window, breakdown: q.get('breakdown') || '',
     model: q.get('model') || d.model, filters: q.getAll('filter'),
+    stepFilters: q.getAll('step_filter'),
   };
 }
 
+// `field:op:value` of a filter row (its inputs in that order), '' when the field is empty.
+function rowSpec(row) {
+  const [field, op, value] = row.querySelectorAll('input, select');
+  return field.value.trim() ? `${field.value.trim()}:${op.value}:${value.value}` : '';
+}
+
+// The funnel's steps as typed in #steps (blanks dropped), as the API splits them.
+function stepNames() {
+  return $('steps').value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 function formView() {
-  const filters = [...document.querySelectorAll('.filter-row')].map((row) => {
-    const [field, op, value] = row.querySelectorAll('input, select');
-    return field.value.trim() ? `${field.value.trim()}:${op.value}:${value.value}` : '';
-  }).filter(Boolean);
+  const filters = [...$('filter-rows').querySelectorAll('.filter-row')].map(rowSpec).filter(Boolean);
+  // step_filter=<n>:field:op:value, for the steps shown (a step removed from #steps takes its
+  // filters out of the view; they come back if the step does).
+  const stepFilters = [...$('step-rows').querySelectorAll('.step-row:not([hidden])')]
+    .flatMap((stepRow) => [...stepRow.querySelectorAll('.filter-row')].map(rowSpec)
+      .filter(Boolean).map((spec) => `${stepRow.dataset.step}:${spec}`));
   return {
     from: $('from').value, to: $('to').value, interval: $('interval').value,
     steps: $('steps').value.trim(), window: $('window').value.trim(),
-    breakdown: $('breakdown').value.trim(), model: $('model').value, filters,
+    breakdown: $('breakdown').value.trim(), model: $('model').value, filters, stepFilters,
   };
 }
 
@@ -57,10 +71,11 @@ function viewQuery(view) {
     if (view[key]) q.set(key, view[key]);
   }
   for (const f of view.filters) q.append('filter', f);
+  for (const f of view.stepFilters) q.append('step_filter', f);
   return q;
 }
 
-function addFilterRow(spec) {
+function addFilterRow(spec, container) {
   const [field = '', op = 'eq', ...rest] = (spec || '').split(':');
   const row = el('div', undefined, 'filter-row');
   const fieldInput = el('input'); fieldInput.setAttribute('list', 'field-names');
@@ -74,8 +89,36 @@ function addFilterRow(spec) {
   const remove = el('button', '×', 'secondary'); remove.type = 'button';
   remove.addEventListener('click', () => row.remove());
   row.append(fieldInput, opSelect, valueInput, remove);
-  $('filter-rows').append(row);
+  (container || $('filter-rows')).append(row);
   return row;
+}
+
+// One row per funnel step under the builder, each with its own filters ("+ filter"). Rows follow
+// #steps as it is typed; rows past the last step are hidden, not dropped, so a step that is
+// deleted and typed again keeps its filters.
+function stepRow(n) {
+  const rows = $('step-rows');
+  while (rows.children.length < n) {
+    const k = rows.children.length + 1;
+    const row = el('div', undefined, 'step-row'); row.dataset.step = String(k);
+    const name = el('span', undefined, 'step-name');
+    const add = el('button', '+ filter', 'secondary add-step-filter'); add.type = 'button';
+    add.title = `a filter on step ${k} only`;
+    const filters = el('div', undefined, 'step-filters');
+    add.addEventListener('click', () => addFilterRow('', filters));
+    row.append(name, add, filters);
+    rows.append(row);
+  }
+  return rows.children[n - 1];
+}
+
+function syncStepRows() {
+  const names = stepNames();
+  if (names.length) stepRow(names.length);
+  [...$('step-rows').children].forEach((row, i) => {
+    row.hidden = i >= names.length;
+    if (i < names.length) row.querySelector('.step-name').textContent = `${i + 1}. ${names[i]}`;
+  });
 }
 
 function fillForm(view) {
@@ -83,7 +126,16 @@ function fillForm(view) {
     $(key).value = view[key] || '';
   }
   $('filter-rows').replaceChildren();
-  view.filters.forEach(addFilterRow);
+  view.filters.forEach((spec) => addFilterRow(spec));
+  $('step-rows').replaceChildren();
+  for (const spec of view.stepFilters) {
+    const [n, ...rest] = spec.split(':');
+    // A malformed or out-of-range step number is left to the API, which explains it.
+    if (/^[0-9]+$/.test(n) && Number(n) >= 1 && Number(n) <= 10) {
+      addFilterRow(rest.join(':'), stepRow(Number(n)).querySelector('.step-filters'));
+    }
+  }
+  syncStepRows();
 }
 
 // ---- fetching -------------------------------------------------------------------------------
@@ -142,6 +194,7 @@ async function funnel(view) {
   delete $('funnel-status').dataset.query;
   const q = base(view, true);
   q.set('steps', view.steps); q.set('window', view.window);
+  for (const f of view.stepFilters) q.append('step_filter', f);
   if (view.breakdown) q.set('breakdown', view.breakdown);
   let body;
   try {
@@ -154,7 +207,13 @@ async function funnel(view) {
   const steps = view.steps.split(',').map((s) => s.trim()).filter(Boolean);
   const head = el('tr');
   head.append(el('th', view.breakdown || 'step'));
-  steps.forEach((s, i) => head.append(el('th', `${i + 1}. ${s}`)));
+  steps.forEach((s, i) => {
+    const th = el('th', `${i + 1}. ${s}`);
+    const own = view.stepFilters.filter((f) => f.split(':')[0] === String(i + 1))
+      .map((f) => f.split(':').slice(1).join(':'));
+    if (own.length) th.append(el('small', ` (${own.join(', ')})`, 'step-filter-note'));
+    head.append(th);
+  });
   table.tHead.replaceChildren(head);
   const rows = groups.map((g) => {
     const tr = el('tr'); tr.dataset.breakdown = g.breakdown;
@@ -289,6 +348,7 @@ function apply(event) {
 window.addEventListener('DOMContentLoaded', () => {
   fillForm(readView());
   $('add-filter').addEventListener('click', () => addFilterRow(''));
+  $('steps').addEventListener('input', syncStepRows);
   $('controls').addEventListener('submit', apply);
   $('run-funnel').addEventListener('click', apply);
   $('model').addEventListener('change', apply);
