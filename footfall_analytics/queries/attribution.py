@@ -18,15 +18,19 @@ from footfall_analytics.errors import BadParameter
 from footfall_analytics.params import AttributionParams
 from footfall_analytics.sql import (
     CHANNEL,
+    EPOCH,
     IS_TOUCH,
+    PACK,
     SECTION,
     Binder,
     check_name,
     check_period,
     check_positive,
     compile_filters,
+    distinct_values,
     resolved_events,
     utc,
+    value_code,
 )
 
 NONE = "(none)"
@@ -37,10 +41,11 @@ _VALUE = {
     "channel": (CHANNEL, IS_TOUCH),
     "section": (SECTION, f"{SECTION} != ''"),
 }
+# Credits as (value code, share); touches are packed (time, code) pairs (sql.PACK).
 _CREDIT = {
-    "first": "[(touches[1].2, 1.)]",
-    "last": "[(touches[-1].2, 1.)]",
-    "linear": "arrayMap(t -> (t.2, 1. / length(touches)), touches)",
+    "first": f"[(touches[1] % {PACK}, 1.)]",
+    "last": f"[(touches[-1] % {PACK}, 1.)]",
+    "linear": f"arrayMap(t -> (t % {PACK}, 1. / length(touches)), touches)",
 }
 
 
@@ -72,27 +77,37 @@ def attribution_sql(params: AttributionParams) -> tuple[str, dict[str, object]]:
     lookback_ms = binder.bind(int(params.lookback.total_seconds() * 1000), "Int64")
     filters = compile_filters(params.filters, binder)
     is_conversion = f"(timestamp >= {binder.time(start)} AND event IN {names} AND ({filters}))"
+    since = start - params.lookback
+    base = binder.bind(int((since - EPOCH).total_seconds() * 1000), "Int64")
+    values = distinct_values(
+        value,
+        f"timestamp >= {binder.time(since)} AND timestamp < {binder.time(end)} AND {is_touch}",
+    )
+    code = value_code(value, "vals")
+    uses = f"{is_conversion} {is_touch} {code} properties"
     # One row per person: its conversions, and its touches oldest first (ties: by value). No
     # join: a person's conversions meet its touches inside one aggregation.
     per_person = (
         f"SELECT groupArrayIf((toUnixTimestamp64Milli(timestamp), "
         f"if({is_conversion}, JSONExtractFloat(properties, {revenue}), 0.)), {is_conversion}) "
-        "AS conversions, arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp), "
-        f"if(empty(toString({value})), '{NONE}', toString({value}))), {is_touch})) AS touches "
-        f"FROM {resolved_events(binder, start - params.lookback, end)} "
+        "AS conversions, arraySort(groupArrayIf("
+        f"(toUnixTimestamp64Milli(timestamp) - {base}) * {PACK} + {code}, {is_touch})) AS touches "
+        f"FROM {resolved_events(binder, since, end, uses)} "
         f"WHERE person_key != 0 AND ({is_conversion} OR {is_touch}) "
         "GROUP BY person_key HAVING notEmpty(conversions)"
     )
-    # One row per conversion with the touches in its lookback.
+    # One row per conversion with the touches in its lookback (compared packed: time first).
     per_conversion = (
-        "SELECT c.2 AS revenue, arrayFilter(t -> t.1 <= c.1 "
-        f"AND t.1 >= c.1 - {lookback_ms}, touches) AS touches "
+        f"SELECT c.2 AS revenue, arrayFilter(t -> t >= (c.1 - {lookback_ms} - {base}) * {PACK} "
+        f"AND t < (c.1 - {base} + 1) * {PACK}, touches) AS touches "
         f"FROM ({per_person}) ARRAY JOIN conversions AS c"
     )
     credit = _CREDIT[params.model]
     sql = (
-        "SELECT credit.1 AS value, sum(credit.2) AS conversions, sum(credit.2 * revenue) "
-        f"FROM (SELECT revenue, arrayJoin(if(empty(touches), [('{NONE}', 1.)], "
+        f"WITH {values} AS vals "
+        f"SELECT if(credit.1 = 0, '{NONE}', vals[credit.1]) AS value, "
+        "sum(credit.2) AS conversions, sum(credit.2 * revenue) "
+        f"FROM (SELECT revenue, arrayJoin(if(empty(touches), [(toInt64(0), 1.)], "
         f"{credit})) AS credit FROM ({per_conversion})) "
         "GROUP BY value ORDER BY conversions DESC, value"
     )

@@ -14,14 +14,18 @@ from clickhouse_connect.driver.client import Client
 from footfall_analytics.errors import BadParameter
 from footfall_analytics.params import ANY, PAGE, SCREEN, FunnelParams, Step
 from footfall_analytics.sql import (
+    EPOCH,
+    PACK,
     Binder,
     check_name,
     check_period,
     check_positive,
     compile_filters,
+    distinct_values,
     field_expr,
     resolved_events,
     utc,
+    value_code,
 )
 
 MAX_STEPS = 10
@@ -83,41 +87,64 @@ def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
     end = binder.time(params.period.end)
     common = compile_filters(params.filters, binder)
     conds = [_step_condition(step, binder) for step in steps]
-    source = resolved_events(binder, params.period.start, utc(params.period.end) + params.window)
     n = len(steps)
     # Step timestamps as epoch milliseconds; 0 = not reached (arrayFirst's default).
     step1 = f"{conds[0]} AND timestamp < {end}"
     if params.breakdown is None:
         arrays = [f"arraySort(groupArrayIf(toUnixTimestamp64Milli(timestamp), {step1})) AS s1"]
-        starts, breakdown = "arrayMap(x -> [x], s1)", "''"
+        at, breakdown, first = "c", "''", "s1[1]"
+        values = ""
     else:
-        # Each start keeps its breakdown value (maybe a costly expression, only evaluated for
-        # step-1 rows: if() short-circuits, groupArrayIf's arguments would not).
+        # Each start carries its breakdown value's code, packed with its time (sql.PACK); the
+        # value (maybe a costly expression) is only evaluated for step-1 rows: if()
+        # short-circuits, groupArrayIf's arguments would not.
         brk = field_expr(params.breakdown, binder, "breakdown")
+        base = binder.bind(int((utc(params.period.start) - EPOCH).total_seconds() * 1000), "Int64")
+        start = binder.time(params.period.start)
+        values = (
+            "WITH "
+            + distinct_values(brk, f"timestamp >= {start} AND {step1} AND ({common})")
+            + " AS vals "
+        )
         arrays = [
-            f"arraySort(x -> x.1, groupArrayIf((toUnixTimestamp64Milli(timestamp), "
-            f"if({conds[0]}, toString({brk}), '')), {step1})) AS s1p"
+            f"arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp) - {base}) * {PACK} + "
+            f"if({conds[0]}, {value_code(brk, 'vals')}, 0), {step1})) AS s1"
         ]
-        starts, breakdown = "arrayMap(x -> [x.1], s1p)", "s1p[idx].2"
+        at = f"(intDiv(c, {PACK}) + {base})"
+        first = f"(intDiv(s1[1], {PACK}) + {base})"
+        breakdown = f"vals[if(empty(live), s1[1], live[idx]) % {PACK}]"
     arrays += [
         f"arraySort(groupArrayIf(toUnixTimestamp64Milli(timestamp), {conds[k]})) AS s{k + 1}"
         for k in range(1, n)
     ]
-    paths = starts
+    # Only starts with a step-2 event inside their window can get past step 1; the others are
+    # skipped (most starts, in most funnels). With none left, the person is at level 1 on the
+    # earliest start, which is what the full search would pick.
+    live = (
+        f"arrayFilter(c -> arrayExists(x -> x > {at} AND x <= {at} + {window_ms}, s2), s1) AS live"
+    )
+    paths = f"arrayMap(c -> [{at}], live)"
     for k in range(2, n + 1):
         paths = (
             f"arrayMap(p -> arrayPushBack(p, arrayFirst(x -> p[{k - 1}] > 0 AND x > p[{k - 1}] "
             f"AND x <= p[1] + {window_ms}, s{k})), {paths})"
         )
     levels = "arrayMap(p -> arrayCount(x -> x > 0, p), paths)"
+    source = resolved_events(
+        binder,
+        params.period.start,
+        utc(params.period.end) + params.window,
+        " ".join([*arrays, common]),
+    )
     per_person = (
         f"SELECT person_key, {', '.join(arrays)} FROM {source} "
         f"WHERE person_key != 0 AND ({common}) AND ({' OR '.join(conds)}) "
-        f"GROUP BY person_key HAVING notEmpty({'s1' if params.breakdown is None else 's1p'})"
+        "GROUP BY person_key HAVING notEmpty(s1)"
     )
     best = (
-        f"SELECT {paths} AS paths, {levels} AS levels, indexOf(levels, arrayMax(levels)) AS idx, "
-        f"levels[idx] AS level, paths[idx] AS path, {breakdown} AS breakdown "
+        f"SELECT {live}, {paths} AS paths, {levels} AS levels, "
+        "indexOf(levels, arrayMax(levels)) AS idx, if(empty(live), 1, levels[idx]) AS level, "
+        f"if(empty(live), [{first}], paths[idx]) AS path, {breakdown} AS breakdown "
         f"FROM ({per_person})"
     )
     counts = [f"countIf(level >= {k})" for k in range(1, n + 1)]
@@ -126,7 +153,7 @@ def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
         for k in range(2, n + 1)
     ]
     sql = (
-        f"SELECT breakdown, {', '.join(counts + medians)} FROM ({best}) "
+        f"{values}SELECT breakdown, {', '.join(counts + medians)} FROM ({best}) "
         "GROUP BY breakdown ORDER BY countIf(level >= 1) DESC, breakdown LIMIT 1000"
     )
     return sql, binder.parameters

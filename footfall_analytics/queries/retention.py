@@ -33,7 +33,7 @@ def retention_sql(params: RetentionParams) -> tuple[str, dict[str, object]]:
     end = binder.time(params.period.end)
     # First seen over all history up to the period's end; activity up to `weeks` after it.
     horizon = utc(params.period.end) + timedelta(weeks=params.weeks + 1)
-    source = resolved_events(binder, _HISTORY_START, horizon)
+    source = resolved_events(binder, _HISTORY_START, horizon, active)
     weeks = binder.bind(params.weeks, "UInt64")
     per_person = (
         "SELECT person_key, min(timestamp) AS first_seen, toMonday(first_seen) AS cohort, "

@@ -41,9 +41,12 @@ def top(client: Client, params: TopParams) -> list[TopRow]:
     value, where = _KINDS[params.kind]
     binder = Binder()
     filters = compile_filters(params.filters, binder)
+    source = resolved_events(
+        binder, params.period.start, params.period.end, f"{value} {where} {filters}"
+    )
     sql = (
         f"SELECT {value} AS value, count(), uniqExactIf(person_key, person_key != 0) "
-        f"FROM {resolved_events(binder, params.period.start, params.period.end)} "
+        f"FROM {source} "
         f"WHERE ({where}) AND ({filters}) GROUP BY value ORDER BY count() DESC, value "
         f"LIMIT {binder.bind(params.limit, 'UInt64')}"
     )

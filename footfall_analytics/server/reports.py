@@ -128,7 +128,7 @@ def events_over_time(client: Client, args: a.Args) -> dict[str, Any]:
         where += f" AND event = {binder.bind(event, 'String')}"
     sql = (
         f"SELECT {bucket} AS t, count(), uniqExactIf(person_key, person_key != 0) "
-        f"FROM {resolved_events(binder, period.start, period.end)} "
+        f"FROM {resolved_events(binder, period.start, period.end, where)} "
         f"WHERE {where} GROUP BY t ORDER BY t"
     )
     found = {
