@@ -41,7 +41,7 @@ _COLUMNS = (
     "message_id", "type", "event", "anonymous_id", "user_id", "timestamp", "page_url", "page_path",
     "page_referrer", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
     "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "properties", "source",
-    "library_name", "ff_channel", "ff_is_touch", "ff_ref_host", "ff_section",
+    "library_name", "ff_channel", "ff_is_touch", "ff_ref_host", "ff_section", "ff_revenue",
 )  # fmt: skip
 # What every resolved row needs: its time and the ids that make its person.
 _ALWAYS = ("timestamp", "anonymous_id", "user_id", "ff_anon_key", "ff_user_key")
@@ -72,11 +72,12 @@ PACK = 4_194_304  # 2^22 distinct values at most
 
 
 def distinct_values(expr: str, where: str) -> str:
-    """A scalar subquery: the sorted distinct non-empty values of `expr` over stored events
-    matching `where` (no FINAL needed: a duplicate adds no value). At most PACK - 1 values."""
+    """A scalar subquery: the sorted distinct non-empty values of `expr` over all stored events
+    matching `where`. Values outside a report's period only add unused codes, and leaving the
+    time filter out halves the cost. No FINAL needed: a duplicate adds no value."""
     return (
-        f"(SELECT v FROM (SELECT arraySort(groupUniqArray(toString({expr}))) AS v FROM events "
-        f"WHERE ({where}) AND toString({expr}) != '') "
+        f"(SELECT v FROM (SELECT arraySort(groupArray(toString(d))) AS v FROM "
+        f"(SELECT DISTINCT {expr} AS d FROM events WHERE ({where}) AND toString({expr}) != '')) "
         f"WHERE throwIf(length(v) >= {PACK}, 'more distinct values than a report can hold') = 0)"
     )
 

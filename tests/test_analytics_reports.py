@@ -245,6 +245,20 @@ def test_attribution_by_first_last_and_linear_touch(data: Data, model: str, dime
         assert got[key][1] == pytest.approx(revenue), key
 
 
+def test_attribution_revenue_from_another_property(data: Data) -> None:
+    """The stored ff_revenue column serves properties.revenue and sums to the truth; any other
+    property is read from the JSON: here `section` (a string, so 0 revenue), same conversions."""
+    stored = attribution(data.client, AttributionParams(period=ALL, dimension="channel"))
+    assert sum(r.revenue for r in stored) > 0
+    other = attribution(
+        data.client, AttributionParams(period=ALL, dimension="channel", revenue_property="section")
+    )
+    assert [(r.value, r.conversions) for r in other] == [(r.value, r.conversions) for r in stored]
+    assert all(r.revenue == 0 for r in other)
+    truth = sum(e.revenue for e in data.truth.events if e.event == "Order Completed" and e.person)
+    assert sum(r.revenue for r in stored) == pytest.approx(truth)
+
+
 def test_offline_purchases_count_through_identity(data: Data) -> None:
     offline = [e for e in data.truth.events if e.source == "csv"]
     assert offline and all(e.person.startswith("u:") for e in offline)

@@ -73,23 +73,25 @@ def attribution_sql(params: AttributionParams) -> tuple[str, dict[str, object]]:
     binder = Binder()
     start, end = utc(params.period.start), utc(params.period.end)
     names = binder.bind(list(params.conversion_events), "Array(String)")
-    revenue = binder.bind(params.revenue_property, "String")
+    # properties.revenue is stored per track event (migration 0007); another property is parsed.
+    revenue = (
+        "ff_revenue"
+        if params.revenue_property == "revenue"
+        else f"JSONExtractFloat(properties, {binder.bind(params.revenue_property, 'String')})"
+    )
     lookback_ms = binder.bind(int(params.lookback.total_seconds() * 1000), "Int64")
     filters = compile_filters(params.filters, binder)
     is_conversion = f"(timestamp >= {binder.time(start)} AND event IN {names} AND ({filters}))"
     since = start - params.lookback
     base = binder.bind(int((since - EPOCH).total_seconds() * 1000), "Int64")
-    values = distinct_values(
-        value,
-        f"timestamp >= {binder.time(since)} AND timestamp < {binder.time(end)} AND {is_touch}",
-    )
+    values = distinct_values(value, is_touch)
     code = value_code(value, "vals")
-    uses = f"{is_conversion} {is_touch} {code} properties"
+    uses = f"{is_conversion} {is_touch} {code} {revenue}"
     # One row per person: its conversions, and its touches oldest first (ties: by value). No
     # join: a person's conversions meet its touches inside one aggregation.
     per_person = (
         f"SELECT groupArrayIf((toUnixTimestamp64Milli(timestamp), "
-        f"if({is_conversion}, JSONExtractFloat(properties, {revenue}), 0.)), {is_conversion}) "
+        f"if({is_conversion}, {revenue}, 0.)), {is_conversion}) "
         "AS conversions, arraySort(groupArrayIf("
         f"(toUnixTimestamp64Milli(timestamp) - {base}) * {PACK} + {code}, {is_touch})) AS touches "
         f"FROM {resolved_events(binder, since, end, uses)} "

@@ -100,12 +100,7 @@ def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
         # short-circuits, groupArrayIf's arguments would not.
         brk = field_expr(params.breakdown, binder, "breakdown")
         base = binder.bind(int((utc(params.period.start) - EPOCH).total_seconds() * 1000), "Int64")
-        start = binder.time(params.period.start)
-        values = (
-            "WITH "
-            + distinct_values(brk, f"timestamp >= {start} AND {step1} AND ({common})")
-            + " AS vals "
-        )
+        values = f"WITH {distinct_values(brk, f'{conds[0]} AND ({common})')} AS vals "
         arrays = [
             f"arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp) - {base}) * {PACK} + "
             f"if({conds[0]}, {value_code(brk, 'vals')}, 0), {step1})) AS s1"
