@@ -43,8 +43,8 @@ _COLUMNS = (
     "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "properties", "source",
     "library_name", "ff_channel", "ff_is_touch", "ff_ref_host", "ff_section", "ff_revenue",
 )  # fmt: skip
-# What every resolved row needs: its time and the ids that make its person.
-_ALWAYS = ("timestamp", "anonymous_id", "user_id", "ff_anon_key", "ff_user_key")
+# What every resolved row needs: its time and its person's keys.
+_ALWAYS = ("timestamp", "ff_anon_key", "ff_user_key")
 # An event's person: 'u:<user_id>', else 'u:<linked user id>', else 'a:<anonymous_id>', else ''.
 # The link comes from `km`, identity_keys as three arrays (see resolved_events).
 PERSON = (
@@ -186,13 +186,18 @@ def compile_filters(filters: tuple[Filter, ...], binder: Binder) -> str:
 
 
 def resolved_events(binder: Binder, start: datetime, end: datetime, uses: str = "") -> str:
-    """A subquery: deduplicated events in [start, end) with their person_id and person_key (late
+    """A subquery: deduplicated events in [start, end) with their person_key and person_id (late
     links apply). `uses`: the SQL that reads it; only the columns named there are selected (with
-    FINAL, ClickHouse reads every column the subquery selects). Empty: all report columns."""
+    FINAL, ClickHouse reads every column the subquery selects), and person_id (two id strings
+    per row) only when named. Empty: every report column and person_id."""
     wanted = [c for c in _COLUMNS if not uses or re.search(rf"\b{c}\b", uses)]
+    person_id = ""
+    if not uses or re.search(r"\bperson_id\b", uses):
+        wanted += ["anonymous_id", "user_id"]
+        person_id = f", {PERSON} AS person_id"
     columns = ", ".join(dict.fromkeys([*_ALWAYS, *wanted]))
     return (
-        f"(WITH {_KEY_MAP} AS km SELECT e.*, {PERSON} AS person_id, {PERSON_KEY} AS person_key "
+        f"(WITH {_KEY_MAP} AS km SELECT e.*, {PERSON_KEY} AS person_key{person_id} "
         f"FROM (SELECT {columns} FROM events FINAL WHERE timestamp >= {binder.time(start)} "
         f"AND timestamp < {binder.time(end)}) AS e)"
     )
