@@ -2,7 +2,10 @@
 
     python -m footfall_analytics.bench --dsn chdb:///tmp/ff-bench-1m --events 1000000
 
-Generates the events first when the database holds fewer than --events (same seed, same data).
+Generates the events first when the database holds fewer than --events (same seed, same data):
+about 100 events per person (generate.LOYAL), then OPTIMIZE ... FINAL, unless --no-optimize
+leaves the parts as the inserts and background merges made them (FINAL then merges at query time,
+as it does on a live table between merges).
 """
 
 import argparse
@@ -25,6 +28,7 @@ def main() -> None:
     parser.add_argument("--database", default="footfall")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-optimize", action="store_true", help="keep the parts as inserted")
     args = parser.parse_args()
     from consumers.clickhouse_sink import migrations
     from consumers.clickhouse_sink.config import REPO_ROOT
@@ -38,8 +42,13 @@ def main() -> None:
         began = time.monotonic()
         wrote = generate_into(client, args.events - have, seed=have + 1)
         print(f"generated {wrote} events in {time.monotonic() - began:.1f}s")
-        client.command("OPTIMIZE TABLE events FINAL")
+        if not args.no_optimize:
+            client.command("OPTIMIZE TABLE events FINAL")
     total = client.query("SELECT count() FROM events").result_rows[0][0]
+    parts = client.query(
+        "SELECT count() FROM system.parts WHERE active AND database = currentDatabase() "
+        "AND table = 'events'"
+    ).result_rows[0][0]
     period = Period(START, START + timedelta(weeks=52))
     steps = (Step("$page"), Step("Signed Up"), Step("Order Completed"))
     reports: dict[str, Callable[[], object]] = {
@@ -54,7 +63,7 @@ def main() -> None:
         ),
         "retention 8 weeks": lambda: retention(client, RetentionParams(period=period)),
     }
-    print(f"{total} events")
+    print(f"{total} events in {parts} parts")
     for name, run in reports.items():
         times = []
         for _ in range(args.repeat):
