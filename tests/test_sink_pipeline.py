@@ -1,5 +1,6 @@
 """The sink end to end: real broker, real chDB in tmp_path, the sink as a subprocess."""
 
+import dataclasses
 import random
 import threading
 import time
@@ -62,6 +63,41 @@ def test_poison_records_go_to_the_dead_letter_topic(sink: Sink) -> None:
         assert int(headers["ts"]) > 0
     metrics = httpx.get(f"{sink.url}/metrics").text
     assert 'footfall_sink_dead_letters_total{reason="decode_error"} 3.0' in metrics
+
+
+def test_rows_the_insert_refuses_are_isolated_and_dead_lettered(sink: Sink) -> None:
+    """Valid Avro that ClickHouse itself refuses: an empty message_id violates the table's
+    CONSTRAINT (no Footfall producer emits one; a raw Kafka producer can). The batch insert
+    really fails; the sink checks the batch record by record, dead-letters the bad ones with
+    their reason, and inserts every other row of the batch, once."""
+    names = topics(sink.prefix)
+    events = make_events(300, visitors=1)  # one key: one partition, so one batch
+    bad = (17, 150, 299)
+    for index in bad:
+        events[index] = dataclasses.replace(events[index], message_id="")
+    produce(sink.bootstrap, names.events, events)
+    assert sink.wait_rows(297) == [297, 297, 297]
+    deadline = time.monotonic() + 30
+    dead = read_all(sink.bootstrap, names.dead_letter)
+    while len(dead) < len(bad) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        dead = read_all(sink.bootstrap, names.dead_letter)
+    assert len(dead) == len(bad)
+    codec = EventCodec()
+    assert all(codec.decode(m.value() or b"")["message_id"] == "" for m in dead)
+    for message in dead:
+        headers = {k: v.decode() for k, v in list(message.headers() or []) if isinstance(v, bytes)}
+        assert headers["reason"] == "missing_message_id" and headers["step"] == "process"
+    metrics = httpx.get(f"{sink.url}/metrics").text
+    assert 'footfall_sink_dead_letters_total{reason="missing_message_id"} 3.0' in metrics
+    failures = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("footfall_sink_insert_failures_total")
+    ]
+    assert failures and float(failures[0].split()[-1]) >= 1  # the refused insert really happened
+    time.sleep(3)
+    assert sink.scalar_row("SELECT count() FROM events") == [297]  # nothing inserted twice
 
 
 def test_unavailable_dead_letter_topic_stops_the_partition_until_it_is_back(sink: Sink) -> None:
