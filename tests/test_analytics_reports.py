@@ -196,11 +196,11 @@ def test_the_founding_question(data: Data) -> None:
     # The plain SQL of docs/analytics.md (ClickHouse's windowFunnel over events_resolved).
     # The period's end is extended by the window, as the funnel lets later steps spill over it.
     plain = data.client.query(
-        "SELECT count() FROM (SELECT person_id, windowFunnel(86400000)("
+        "SELECT count() FROM (SELECT person_key, windowFunnel(86400000)("
         "toUInt64(toUnixTimestamp64Milli(timestamp)), utm_source = 'facebook', "
         "event = 'Signed Up', event = 'Order Completed') AS level FROM events_resolved "
-        "WHERE person_id != '' AND timestamp >= {start:DateTime64(3)} "
-        "AND timestamp < {end:DateTime64(3)} GROUP BY person_id) WHERE level = 3",
+        "WHERE person_key != 0 AND timestamp >= {start:DateTime64(3)} "
+        "AND timestamp < {end:DateTime64(3)} GROUP BY person_key) WHERE level = 3",
         parameters={"start": ALL.start, "end": ALL.end + DAY},
     ).result_rows[0][0]
     assert plain == answer
