@@ -73,6 +73,9 @@ async function main() {
     summary.rows = await page.$$eval('#funnel-table tbody tr', (trs) => trs.map((tr) => ({
       breakdown: tr.dataset.breakdown,
       persons: [...tr.querySelectorAll('td.persons')].map((td) => Number(td.dataset.persons)),
+      medians: [...tr.querySelectorAll('td.persons')].map(
+        (td) => (td.dataset.median === undefined ? null : Number(td.dataset.median))),
+      medianText: [...tr.querySelectorAll('td.persons small.median')].map((m) => m.textContent),
     })));
     summary.headers = await page.$$eval('#funnel-table thead th', (ths) => ths.map((th) => th.textContent));
     summary.conversions = await page.textContent('#conversions-status');
@@ -93,6 +96,9 @@ async function main() {
     summary.restoredRows = await page.$$eval('#funnel-table tbody tr', (trs) => trs.map((tr) => ({
       breakdown: tr.dataset.breakdown,
       persons: [...tr.querySelectorAll('td.persons')].map((td) => Number(td.dataset.persons)),
+      medians: [...tr.querySelectorAll('td.persons')].map(
+        (td) => (td.dataset.median === undefined ? null : Number(td.dataset.median))),
+      medianText: [...tr.querySelectorAll('td.persons small.median')].map((m) => m.textContent),
     })));
   } finally {
     await context.close();

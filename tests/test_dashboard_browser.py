@@ -79,6 +79,10 @@ def persons_by_group(body: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def medians_by_group(body: dict[str, Any]) -> list[list[float | None]]:
+    return [[s["median_seconds_from_previous"] for s in g["steps"]] for g in body["groups"]]
+
+
 def test_dashboard_funnel_matches_the_api(server: str) -> None:
     env = {
         **os.environ, "DASHBOARD_URL": server, "CHROMIUM": CHROMIUM,
@@ -102,7 +106,15 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
     assert [v for k, v in query if k == "step_filter"] == STEP_FILTERS, search
     api = httpx.get(f"{server}/api/funnel{search}", timeout=60).json()
     expected = persons_by_group(api)
-    assert summary["rows"] == expected and len(expected) > 1, (summary, api)
+    shown = [{"breakdown": r["breakdown"], "persons": r["persons"]} for r in summary["rows"]]
+    assert shown == expected and len(expected) > 1, (summary, api)
+    # The median time from the previous step is shown in each cell that has one, as the API says.
+    assert [r["medians"] for r in summary["rows"]] == medians_by_group(api), (summary, api)
+    with_median = [r for r in summary["rows"] if r["medians"][1] is not None]
+    assert with_median and all(
+        len(r["medianText"]) == sum(m is not None for m in r["medians"]) for r in with_median
+    )
+    assert with_median[0]["medianText"][0].startswith("median "), with_median[0]
     assert any(r["persons"][2] > 0 for r in expected)
     # The step filters were applied: without them the API gives other numbers.
     unfiltered = [(k, v) for k, v in query if k != "step_filter"]
@@ -117,6 +129,6 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
     ], summary["headers"]
     # Opening the shared URL afresh restores the step filters in the form, and the same numbers.
     assert summary["restoredStepFilters"] == STEP_FILTERS, summary
-    assert summary["restoredRows"] == expected, summary
+    assert summary["restoredRows"] == summary["rows"], summary
     assert summary["conversions"].strip() == "not configured"
     assert (REPO / "test-artifacts" / "dashboard.png").stat().st_size > 10_000

@@ -11,6 +11,14 @@ const COLORS = ['#2f6fde', '#12b76a', '#f79009', '#7a5af8', '#ee46bc', '#06aed4'
 const charts = {};
 const $ = (id) => document.getElementById(id);
 
+// A median time between funnel steps, in the unit a reader expects.
+function duration(seconds) {
+  if (seconds < 90) return `${seconds.toFixed(0)} s`;
+  if (seconds < 90 * 60) return `${(seconds / 60).toFixed(1)} min`;
+  if (seconds < 48 * 3600) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
 function el(tag, text, cls) {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = String(text);
@@ -223,7 +231,10 @@ async function funnel(view) {
       td.dataset.persons = String(s.persons);
       const median = s.median_seconds_from_previous;
       td.textContent = `${s.persons} (${(s.rate_from_start * 100).toFixed(1)}%)`;
-      td.title = median == null ? '' : `median ${(median / 60).toFixed(1)} min from the previous step`;
+      if (median != null) {
+        td.dataset.median = String(median);
+        td.append(el('small', `median ${duration(median)} after step ${s.step - 1}`, 'median'));
+      }
       tr.append(td);
     }
     return tr;
