@@ -55,6 +55,23 @@ def producer_config(bootstrap: str, delivery_timeout_seconds: float) -> dict[str
     }
 
 
+def consumer_config(bootstrap: str, group_id: str) -> dict[str, Any]:
+    """librdkafka settings every consumer worker shares (reliability.md §3): offsets are stored
+    and committed by the worker only after its output is safe; a new group starts from the
+    beginning; cooperative rebalances keep the other partitions running."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "max.poll.interval.ms": 300_000,
+        "session.timeout.ms": 45_000,
+        "enable.partition.eof": False,
+    }
+
+
 @cache
 def topic_specs(prefix: str = "") -> tuple[TopicSpec, ...]:
     """The topics to create (auto-creation is off on our brokers), from avro/topics.json."""

@@ -69,8 +69,8 @@ def distinct_values(expr: str, where: str) -> str:
     matching `where`. Values outside a report's period only add unused codes, and leaving the
     time filter out halves the cost. No FINAL needed: a duplicate adds no value."""
     return (
-        f"(SELECT v FROM (SELECT arraySort(groupArray(toString(d))) AS v FROM "
-        f"(SELECT DISTINCT {expr} AS d FROM events WHERE ({where}) AND toString({expr}) != '')) "
+        f"(SELECT v FROM (SELECT arraySort(groupArray(d)) AS v FROM (SELECT DISTINCT "
+        f"toString({expr}) AS d FROM events WHERE ({where}) AND d != '')) "
         f"WHERE throwIf(length(v) >= {PACK}, 'more distinct values than a report can hold') = 0)"
     )
 
@@ -93,6 +93,10 @@ class Binder:
 
     def time(self, value: datetime) -> str:
         return self.bind(utc(value), "DateTime64(3, 'UTC')")
+
+    def ms(self, value: datetime) -> str:
+        """A time as epoch milliseconds (Int64), to compare with toUnixTimestamp64Milli()."""
+        return self.bind(int((utc(value) - EPOCH).total_seconds() * 1000), "Int64")
 
 
 def utc(value: datetime) -> datetime:
@@ -180,9 +184,10 @@ def compile_filters(filters: tuple[Filter, ...], binder: Binder) -> str:
 
 def resolved_events(binder: Binder, start: datetime, end: datetime, uses: str = "") -> str:
     """A subquery: deduplicated events in [start, end) with their person_key and person_id (late
-    links apply). `uses`: the SQL that reads it; only the columns named there are selected (with
-    FINAL, ClickHouse reads every column the subquery selects), and person_id (two id strings
-    per row) only when named. Empty: every report column and person_id."""
+    links apply). `uses`: every expression the caller will evaluate over it, joined by spaces;
+    only the columns named there are selected (with FINAL, ClickHouse reads every column the
+    subquery selects), and person_id (two id strings per row) only when named. A column left out
+    by mistake fails loudly (unknown identifier). Empty: every report column and person_id."""
     wanted = [c for c in _COLUMNS if not uses or re.search(rf"\b{c}\b", uses)]
     person_id = ""
     if not uses or re.search(r"\bperson_id\b", uses):

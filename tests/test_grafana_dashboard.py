@@ -22,14 +22,15 @@ DASHBOARD = REPO_ROOT / "deploy/grafana/dashboards/footfall-analytics.json"
 PERIOD = Period(START - timedelta(days=1), START + timedelta(weeks=30))
 
 
+BOARD = json.loads(DASHBOARD.read_text())
+
+
 def panels() -> dict[str, str]:
-    board = json.loads(DASHBOARD.read_text())
-    return {p["title"]: t["rawSql"] for p in board["panels"] for t in p.get("targets", [])}
+    return {p["title"]: t["rawSql"] for p in BOARD["panels"] for t in p.get("targets", [])}
 
 
 def variables() -> dict[str, str]:
-    board = json.loads(DASHBOARD.read_text())
-    return {v["name"]: v["current"]["value"] for v in board["templating"]["list"]}
+    return {v["name"]: v["current"]["value"] for v in BOARD["templating"]["list"]}
 
 
 def expand(sql: str, start: datetime, end: datetime, values: dict[str, str]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from confluent_kafka import Message
 from confluent_kafka.admin import AdminClient
 
 from eventschema import EventCodec
@@ -30,6 +31,20 @@ def topics(prefix: str) -> Topics:
     return Topics.for_prefix(prefix)
 
 
+def wait_dead_letters(sink: Sink, count: int, timeout: float = 30.0) -> list[Message]:
+    """The dead-letter topic's records, once there are `count` of them (or at the timeout)."""
+    deadline = time.monotonic() + timeout
+    dead = read_all(sink.bootstrap, topics(sink.prefix).dead_letter)
+    while len(dead) < count and time.monotonic() < deadline:
+        time.sleep(0.5)
+        dead = read_all(sink.bootstrap, topics(sink.prefix).dead_letter)
+    return dead
+
+
+def text_headers(message: Message) -> dict[str, str]:
+    return {str(k): v.decode() for k, v in list(message.headers() or []) if isinstance(v, bytes)}
+
+
 def test_events_land_exactly_once_even_when_produced_twice(sink: Sink) -> None:
     events = make_events(500)
     produce(sink.bootstrap, topics(sink.prefix).events, events)
@@ -49,14 +64,10 @@ def test_poison_records_go_to_the_dead_letter_topic(sink: Sink) -> None:
     produce_raw(sink.bootstrap, names.events, garbage)
     produce(sink.bootstrap, names.events, make_events(100))
     assert sink.wait_rows(200)[:2] == [200, 200]
-    deadline = time.monotonic() + 30
-    dead = read_all(sink.bootstrap, names.dead_letter)
-    while len(dead) < len(garbage) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        dead = read_all(sink.bootstrap, names.dead_letter)
+    dead = wait_dead_letters(sink, len(garbage))
     assert sorted(m.value() or b"" for m in dead) == sorted(garbage)
     for message in dead:
-        headers = {k: v.decode() for k, v in list(message.headers() or []) if isinstance(v, bytes)}
+        headers = text_headers(message)
         assert headers["original_topic"] == names.events
         assert int(headers["original_offset"]) >= 0 and int(headers["original_partition"]) >= 0
         assert headers["reason"] == "decode_error" and headers["step"] == "decode"
@@ -77,16 +88,12 @@ def test_rows_the_insert_refuses_are_isolated_and_dead_lettered(sink: Sink) -> N
         events[index] = dataclasses.replace(events[index], message_id="")
     produce(sink.bootstrap, names.events, events)
     assert sink.wait_rows(297) == [297, 297, 297]
-    deadline = time.monotonic() + 30
-    dead = read_all(sink.bootstrap, names.dead_letter)
-    while len(dead) < len(bad) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        dead = read_all(sink.bootstrap, names.dead_letter)
+    dead = wait_dead_letters(sink, len(bad))
     assert len(dead) == len(bad)
     codec = EventCodec()
     assert all(codec.decode(m.value() or b"")["message_id"] == "" for m in dead)
     for message in dead:
-        headers = {k: v.decode() for k, v in list(message.headers() or []) if isinstance(v, bytes)}
+        headers = text_headers(message)
         assert headers["reason"] == "missing_message_id" and headers["step"] == "process"
     metrics = httpx.get(f"{sink.url}/metrics").text
     assert 'footfall_sink_dead_letters_total{reason="missing_message_id"} 3.0' in metrics

@@ -34,7 +34,7 @@ from consumers.clickhouse_sink.config import SinkConfig
 from consumers.clickhouse_sink.dead_letters import DeadLetters, DeadLetterUnavailable
 from consumers.clickhouse_sink.processor import RowRejected, check
 from consumers.clickhouse_sink.writer import EventWriter
-from eventschema import DecodeError, EventCodec
+from eventschema import DecodeError, EventCodec, kafka_contract
 from eventschema.schemas import SchemaVersion, event_schemas
 
 log = logging.getLogger(__name__)
@@ -43,17 +43,10 @@ SHUTDOWN_ATTEMPTS = 3
 
 
 def consumer_config(config: SinkConfig) -> dict[str, object]:
-    """reliability.md §3: manual commits only, start from the beginning for a new group."""
+    """The shared consumer settings, a larger fetch queue (batches of thousands), and static
+    membership when configured (chDB: a restart must not hand partitions to nobody)."""
     conf: dict[str, object] = {
-        "bootstrap.servers": config.bootstrap,
-        "group.id": config.group_id,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
-        "max.poll.interval.ms": 300_000,
-        "session.timeout.ms": 45_000,
-        "enable.partition.eof": False,
+        **kafka_contract.consumer_config(config.bootstrap, config.group_id),
         "queued.max.messages.kbytes": 65_536,
     }
     if config.instance_id:

@@ -33,7 +33,7 @@ from consumers.conversions.model import Conversion, Match, from_record
 from consumers.conversions.platforms import Built, Outcome
 from consumers.conversions.resolve import QueryError, Resolver, SinkWatch
 from eventschema import DecodeError, EventCodec
-from eventschema.kafka_contract import HEADER_EVENT
+from eventschema.kafka_contract import HEADER_EVENT, consumer_config
 
 log = logging.getLogger(__name__)
 RESOLVE_RETRY = 1.0
@@ -144,17 +144,7 @@ class Worker:
         self._paused = False
         self._replay_ends: dict[int, int] = {}
         group = config.group_id if replay is None else f"{config.group_id}-replay"
-        conf: dict[str, object] = {
-            "bootstrap.servers": config.bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            "partition.assignment.strategy": "cooperative-sticky",
-            "max.poll.interval.ms": 300_000,
-            "session.timeout.ms": 45_000,
-            "enable.partition.eof": False,
-        }
+        conf: dict[str, object] = consumer_config(config.bootstrap, group)
         if config.instance_id and replay is None:
             conf["group.instance.id"] = config.instance_id
         self.consumer = Consumer(conf)

@@ -18,7 +18,6 @@ from footfall_analytics.errors import BadParameter
 from footfall_analytics.params import AttributionParams
 from footfall_analytics.sql import (
     CHANNEL,
-    EPOCH,
     IS_TOUCH,
     PACK,
     SECTION,
@@ -83,7 +82,7 @@ def attribution_sql(params: AttributionParams) -> tuple[str, dict[str, object]]:
     filters = compile_filters(params.filters, binder)
     is_conversion = f"(timestamp >= {binder.time(start)} AND event IN {names} AND ({filters}))"
     since = start - params.lookback
-    base = binder.bind(int((since - EPOCH).total_seconds() * 1000), "Int64")
+    base = binder.ms(since)
     values = distinct_values(value, is_touch)
     code = value_code(value, "vals")
     uses = f"{is_conversion} {is_touch} {code} {revenue}"

@@ -14,7 +14,6 @@ from clickhouse_connect.driver.client import Client
 from footfall_analytics.errors import BadParameter
 from footfall_analytics.params import ANY, PAGE, SCREEN, FunnelParams, Step
 from footfall_analytics.sql import (
-    EPOCH,
     PACK,
     Binder,
     check_name,
@@ -99,7 +98,7 @@ def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
         # value (maybe a costly expression) is only evaluated for step-1 rows: if()
         # short-circuits, groupArrayIf's arguments would not.
         brk = field_expr(params.breakdown, binder, "breakdown")
-        base = binder.bind(int((utc(params.period.start) - EPOCH).total_seconds() * 1000), "Int64")
+        base = binder.ms(params.period.start)
         values = f"WITH {distinct_values(brk, f'{conds[0]} AND ({common})')} AS vals "
         arrays = [
             f"arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp) - {base}) * {PACK} + "
