@@ -37,6 +37,7 @@ from footfall.topics import ensure_topics  # noqa: E402
 
 WRITE_KEY = "bench-write-key"
 PREFIX = "bench_"
+READ_KEY = "bench-read-key"
 DURATION = int(os.environ.get("BENCH_SECONDS", "20"))
 CONNECTIONS = 64  # enough concurrent clients that neither side is bound by round-trip latency
 
@@ -83,6 +84,7 @@ class Procs:
             "FOOTFALL_KAFKA_BOOTSTRAP": self.bootstrap,
             "FOOTFALL_TOPIC_PREFIX": PREFIX,
             "FOOTFALL_WRITE_KEYS": WRITE_KEY,
+            "FOOTFALL_READ_KEYS": READ_KEY,  # the sink's /query needs one
             # one key on one IP stands for many clients here: limits far above the load
             "FOOTFALL_API_KEY_RATE": "1e9",
             "FOOTFALL_API_KEY_BURST": "1e9",
@@ -119,7 +121,11 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 def query(sink_url: str, sql: str) -> str:
     answer = httpx.post(
-        f"{sink_url}/query", params={"format": "TabSeparated"}, content=sql, timeout=120
+        f"{sink_url}/query",
+        params={"format": "TabSeparated"},
+        content=sql,
+        timeout=120,
+        headers={"Authorization": f"Bearer {READ_KEY}"},
     )
     answer.raise_for_status()
     return answer.text

@@ -36,6 +36,9 @@ SOURCES = [("facebook", "paid_social", "fbclid"), ("google", "cpc", "gclid"),
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
 
 
+READ_KEY = "bench-read-key"  # the sink's /query needs a read key
+
+
 def make_event(i: int, now: datetime) -> Event:
     source, medium, click = SOURCES[i % len(SOURCES)]
     query = f"utm_source={source}&utm_medium={medium}&utm_campaign=spring"
@@ -93,6 +96,7 @@ def count_rows(url: str) -> int:
         params={"format": "TabSeparated"},
         content="SELECT count() FROM events",
         timeout=60,
+        headers={"Authorization": f"Bearer {READ_KEY}"},
     )
     answer.raise_for_status()
     return int(answer.text.strip())
@@ -131,7 +135,7 @@ def main() -> None:
                 "FOOTFALL_DATA_DIR": str(work), "FOOTFALL_KAFKA_BOOTSTRAP": broker.bootstrap,
                 "FOOTFALL_TOPIC_PREFIX": PREFIX, "FOOTFALL_SINK_GROUP": f"{PREFIX}sink",
                 "FOOTFALL_CLICKHOUSE_DSN": f"chdb://{work / 'clickhouse'}",
-                "FOOTFALL_SINK_HTTP_PORT": str(http_port),
+                "FOOTFALL_SINK_HTTP_PORT": str(http_port), "FOOTFALL_READ_KEYS": READ_KEY,
             }  # fmt: skip
             log = (work / "sink.log").open("wb")
             command = [sys.executable, "-m", "consumers.clickhouse_sink"]

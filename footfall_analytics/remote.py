@@ -6,6 +6,8 @@ parameters=...)` returning an object with `result_rows`, `column_names` and `nam
 Values travel as `param_<name>` in the URL (ClickHouse's HTTP convention) in ClickHouse's text
 form, bound server-side; the answer is JSONCompact, whose `meta` types turn the values back into
 the Python types clickhouse-connect would give (ints, floats, datetimes, dates, lists, tuples).
+Requests carry the read key (argument, else FOOTFALL_SINK_READ_KEY, else the local key file of
+`footfall up`); the sink's refusals keep their status and code on QueryError.
 """
 
 import re
@@ -19,9 +21,38 @@ import httpx
 import orjson
 from clickhouse_connect.driver.binding import format_bind_value
 
+from eventschema.read_key_file import read_key as configured_read_key
+
 
 class QueryError(RuntimeError):
-    """ClickHouse refused or failed the query (the message is ClickHouse's)."""
+    """ClickHouse refused or failed the query (the message is ClickHouse's or the sink's).
+
+    `status` and `code` are the sink's answer (403 read_only, 429 busy, 401 ..._read_key; 400
+    with no code for ClickHouse's errors); `retry_after` is its Retry-After in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> "QueryError":
+        code = None
+        message = response.text.strip()
+        if response.headers.get("content-type", "").startswith("application/json"):
+            try:
+                doc = orjson.loads(response.content)
+                code, message = str(doc["code"]), str(doc["message"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                pass
+        return cls(message, response.status_code, code, response.headers.get("Retry-After"))
 
 
 @dataclass(frozen=True)
@@ -42,9 +73,11 @@ class QueryResult:
 class SinkQueryClient:
     """A read-only stand-in for a clickhouse-connect client, over the sink's /query."""
 
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, timeout: float = 60.0, read_key: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout)
+        key = read_key or configured_read_key("FOOTFALL_SINK_READ_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(timeout=timeout, headers=headers)
 
     def query(
         self, query: str, parameters: Mapping[str, Any] | None = None, **_: Any
@@ -57,7 +90,7 @@ class SinkQueryClient:
         except httpx.HTTPError as error:
             raise QueryError(f"the sink's /query at {self.url} is unreachable: {error}") from error
         if response.status_code != 200:
-            raise QueryError(response.text.strip())
+            raise QueryError.from_response(response)
         return parse_json_compact(response.content)
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ from types import FrameType
 from consumers.clickhouse_sink import migrations
 from consumers.clickhouse_sink.config import SinkConfig
 from consumers.clickhouse_sink.dead_letters import DeadLetters
-from consumers.clickhouse_sink.http_server import QueryService, serve
+from consumers.clickhouse_sink.http_server import QueryService, ReaderPool, serve
 from consumers.clickhouse_sink.loop import SinkLoop
 from consumers.clickhouse_sink.writer import EventWriter, connect, connect_reader, ensure_database
 
@@ -27,12 +27,19 @@ def main() -> None:
         config.bootstrap, config.topics.dead_letter, config.dead_letter_timeout
     )
     loop = SinkLoop(config, EventWriter(client), dead_letters)
-    reader, settings = connect_reader(config.clickhouse_dsn, config.database)
+    readers = ReaderPool([
+        connect_reader(config.clickhouse_dsn, config.database)
+        for _ in range(config.query_concurrency)
+    ])  # fmt: skip
+    if not config.read_keys:
+        log.warning("no read key configured (FOOTFALL_READ_KEYS): /query refuses every request")
     server = serve(
         config.http_host,
         config.http_port,
-        QueryService(reader, settings),
+        QueryService(readers),
         lambda: time.monotonic() - loop.last_iteration < STALL_SECONDS,
+        config.read_keys,
+        config.allowed_hosts,
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -45,7 +52,7 @@ def main() -> None:
         loop.run()
     finally:
         server.shutdown()
-        reader.close()
+        readers.close()
         client.close()
 
 

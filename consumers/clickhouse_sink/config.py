@@ -2,10 +2,11 @@
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eventschema.kafka_contract import Topics
+from eventschema.read_access import AllowedHosts, ReadKeys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -25,6 +26,10 @@ class SinkConfig:
     instance_id: str | None
     commit_interval: float = 1.0
     dead_letter_timeout: float = 10.0
+    # /query: who may read, from which Host names, and how many queries run at once.
+    read_keys: ReadKeys = field(default_factory=lambda: ReadKeys(()))
+    allowed_hosts: AllowedHosts = field(default_factory=AllowedHosts.from_env)
+    query_concurrency: int = 4
 
     @classmethod
     def from_env(cls) -> "SinkConfig":
@@ -47,6 +52,9 @@ class SinkConfig:
             dead_letter_timeout=float(env.get("FOOTFALL_SINK_DLQ_TIMEOUT_SECONDS", "10")),
             commit_interval=float(env.get("FOOTFALL_SINK_COMMIT_SECONDS", "1.0")),
             instance_id=env.get("FOOTFALL_SINK_INSTANCE_ID") or _default_instance_id(dsn),
+            read_keys=ReadKeys.from_env(),  # `footfall up` passes its keys' digests here
+            allowed_hosts=AllowedHosts.from_env(),
+            query_concurrency=max(1, int(env.get("FOOTFALL_QUERY_CONCURRENCY") or 4)),
         )
 
     @property

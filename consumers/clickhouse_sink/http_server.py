@@ -1,25 +1,39 @@
 """GET /healthz, GET /metrics and a read-only POST /query, served from the sink process.
 
 The sink holds the chDB path (one process per path), so other tools query through here. /query
-uses its own client whose session is read-only (see writer.connect_reader). Query parameters
-come as `param_<name>=<value>` in the URL, like ClickHouse's HTTP interface: the SQL names them
-`{name:Type}` and ClickHouse parses each value as that type, so a value never becomes SQL.
+needs a read key (Authorization: Bearer, or the Basic username) and an allowed Host
+(eventschema.read_access); /healthz and /metrics stay open to any Host and key, as the supervisor,
+Docker and Prometheus (which scrapes `sink:8124`) call them and they hold no event data.
+
+Each query runs on one of a few read-only sessions (writer.connect_reader), after
+eventschema.readonly_sql has checked it is one harmless read statement: refusals are 403 JSON
+`read_only`, ClickHouse's errors stay 400 text. When every session is busy the answer is 429
+`busy` at once (with Retry-After): a slow query never makes the dashboard's queries wait.
+Query parameters come as `param_<name>=<value>` in the URL, like ClickHouse's HTTP interface: the
+SQL names them `{name:Type}` and ClickHouse parses each value as that type, so a value never
+becomes SQL.
 """
 
 import logging
+import queue
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 from clickhouse_connect.driver.binding import DT64Param
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from consumers.clickhouse_sink import metrics
+from eventschema.read_access import AllowedHosts, ReadKeys, presented_key
+from eventschema.readonly_sql import ClientExplainer, ReadOnlyRefused, check_read_only
 
 log = logging.getLogger(__name__)
 MAX_QUERY_BYTES = 1_000_000
@@ -27,6 +41,10 @@ _FORMAT = re.compile(r"^[A-Za-z0-9]+$")
 _PARAM = re.compile(r"^param_([A-Za-z_][A-Za-z0-9_]{0,63})$")
 _PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:")
 MAX_PARAMS = 1000
+RETRY_AFTER_SECONDS = 1
+SOCKET_TIMEOUT = 10.0  # a client that stalls sending or reading is cut off
+MAX_CONNECTIONS = 64
+LISTEN_BACKLOG = 128
 
 
 class RawParam(DT64Param):
@@ -58,26 +76,113 @@ def query_parameters(query: dict[str, list[str]], sql: str) -> dict[str, object]
     return out
 
 
+class Busy(Exception):
+    """Every read session is running a query."""
+
+
+class ReaderPool:
+    """A few read-only sessions (separate chDB sessions run queries concurrently), each used by
+    one query at a time; taking one never waits."""
+
+    def __init__(self, readers: list[tuple[Client, dict[str, object]]]) -> None:
+        self.readers = readers
+        self._free: queue.SimpleQueue[tuple[Client, dict[str, object]]] = queue.SimpleQueue()
+        for reader in readers:
+            self._free.put(reader)
+
+    @contextmanager
+    def reader(self) -> Iterator[tuple[Client, dict[str, object]]]:
+        try:
+            reader = self._free.get_nowait()
+        except queue.Empty:
+            raise Busy from None
+        try:
+            yield reader
+        finally:
+            self._free.put(reader)
+
+    def close(self) -> None:
+        for client, _ in self.readers:
+            client.close()
+
+
 class QueryService:
-    def __init__(self, client: Client, settings: dict[str, object]) -> None:
-        self.client = client
-        self.settings = settings
-        self._lock = threading.Lock()
+    def __init__(self, pool: ReaderPool) -> None:
+        self.pool = pool
 
     def run(self, sql: str, fmt: str, parameters: dict[str, object] | None = None) -> bytes:
-        with self._lock:  # one chDB session: keep queries serial
-            return self.client.raw_query(
-                sql, parameters=parameters or None, settings=self.settings or None, fmt=fmt
-            )
+        """The result of `sql` if it is one harmless read (else ReadOnlyRefused, run nothing)."""
+        with self.pool.reader() as (client, settings):
+            check_read_only(ClientExplainer(client, parameters, settings), sql)
+            try:
+                return client.raw_query(
+                    sql, parameters=parameters or None, settings=settings or None, fmt=fmt
+                )
+            except Exception:
+                _drain(client)
+                raise
+
+
+def _drain(client: Client) -> None:
+    """chDB keeps the output a failed query had written (e.g. the header before
+    TIMEOUT_EXCEEDED) and prepends it to the session's next result: absorb it here, so the next
+    query (its read-only check first) does not read it as its own."""
+    try:
+        client.raw_query("SELECT 1", fmt="TabSeparatedRaw")
+    except Exception as error:  # the session itself is broken: the next query will say so
+        log.warning("could not reset a read session after a failed query: %s", error)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        max_connections: int,
+    ) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):  # over the cap: close rather than pile up
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def serve(
-    host: str, port: int, queries: QueryService, healthy: Callable[[], bool]
+    host: str,
+    port: int,
+    queries: QueryService,
+    healthy: Callable[[], bool],
+    keys: ReadKeys,
+    hosts: AllowedHosts,
+    socket_timeout: float = SOCKET_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> ThreadingHTTPServer:
     """Start the server on a daemon thread and return it (call .shutdown() to stop)."""
-    handler = type("Handler", (_Handler,), {"queries": queries, "healthy": staticmethod(healthy)})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+    attrs = {
+        "queries": queries,
+        "healthy": staticmethod(healthy),
+        "keys": keys,
+        "hosts": hosts,
+        "timeout": socket_timeout,  # StreamRequestHandler sets it on each connection's socket
+    }
+    handler = type("Handler", (_Handler,), attrs)
+    server = _Server((host, port), handler, max_connections)
     threading.Thread(target=server.serve_forever, name="sink-http", daemon=True).start()
     log.info("sink HTTP on http://%s:%d", host, server.server_address[1])
     return server
@@ -86,6 +191,9 @@ def serve(
 class _Handler(BaseHTTPRequestHandler):
     queries: QueryService
     healthy: Callable[[], bool]
+    keys: ReadKeys
+    hosts: AllowedHosts
+    timeout = SOCKET_TIMEOUT
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
@@ -102,6 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path != "/query":
             self._send(404, b"not found\n", "text/plain")
             return
+        if not self._allowed():
+            return
         length = int(self.headers.get("Content-Length") or 0)
         query = parse_qs(url.query, keep_blank_values=True)
         fmt = query.get("format", ["TabSeparatedWithNames"])[0]
@@ -116,14 +226,47 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         try:
             body = self.queries.run(sql, fmt, parameters)
-        except Exception as error:  # ClickHouse errors, including readonly refusals
+        except Busy:
+            message = f"all {len(self.queries.pool.readers)} query sessions are busy; retry"
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            self._json(429, "busy", message, headers)
+            return
+        except ReadOnlyRefused as refused:
+            self._json(403, "read_only", f"only one read statement is run: {refused.reason}")
+            return
+        except Exception as error:  # ClickHouse errors (syntax, limits, readonly session)
             self._send(400, f"{error}\n".encode(), "text/plain")
             return
         log.debug("query took %.3fs", time.monotonic() - started)
         self._send(200, body, "application/octet-stream")
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _allowed(self) -> bool:
+        """Host allowed and a read key presented; else answer (403 / 401) and return False."""
+        if not self.hosts.allows(self.headers.get("Host")):
+            self._json(403, "host_not_allowed", "this Host is not in FOOTFALL_ALLOWED_HOSTS")
+            return False
+        key = presented_key(self.headers.get("Authorization"))
+        challenge = {"WWW-Authenticate": 'Bearer realm="footfall"'}
+        if key is None:
+            self._json(401, "missing_read_key", "send Authorization: Bearer <read key>", challenge)
+            return False
+        if not self.keys.check(key):
+            self._json(401, "invalid_read_key", "this key is not a read key", challenge)
+            return False
+        return True
+
+    def _json(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        body = orjson.dumps({"code": code, "message": message})
+        self._send(status, body, "application/json", headers)
+
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -3,17 +3,14 @@
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from eventschema.readonly_sql import read_limits
+
 TABLE = "events"
 # null_as_default (on by default) turns a null of a ["null", "string"] union into ''; allow
 # missing fields lets an older schema version (v1 has no `source`) take the column's DEFAULT.
 AVRO_SETTINGS = {
     "input_format_avro_allow_missing_fields": 1,
     "input_format_null_as_default": 1,
-}
-READ_LIMITS = {
-    "max_execution_time": 30,
-    "max_result_rows": 1_000_000,
-    "result_overflow_mode": "throw",
 }
 
 
@@ -40,9 +37,10 @@ def connect_reader(dsn: str, database: str) -> tuple[Client, dict[str, object]]:
     and queries carry no settings. Over HTTP settings travel with each request, readonly last.
     """
     client = connect(dsn, database)
+    limits = {**read_limits(), "readonly": 1}  # readonly last
     if not dsn.startswith("chdb:"):
-        return client, {**READ_LIMITS, "readonly": 1}
-    for name, value in {**READ_LIMITS, "readonly": 1}.items():
+        return client, limits
+    for name, value in limits.items():
         client.command(f"SET {name} = {value!r}")
     return client, {}
 

@@ -21,6 +21,8 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumers.conversions.model import EMAIL_KEYS, PHONE_KEYS, Conversion, Match
+from eventschema.kafka_contract import client_config
+from eventschema.read_key_file import read_key
 
 log = logging.getLogger(__name__)
 MAX_ROWS = 1000
@@ -39,7 +41,9 @@ class SinkQuerier:
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url
-        self._client = httpx.Client(timeout=timeout)
+        key = read_key("FOOTFALL_SINK_READ_KEY")  # else the local key of `footfall up`
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(timeout=timeout, headers=headers)
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         try:
@@ -177,7 +181,7 @@ class SinkWatch:
         self.interval = interval
         self._consumer = Consumer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "group.id": sink_group,  # only read its commits: never subscribes or commits
                 "client.id": f"conversions-watch-{uuid.uuid4().hex[:6]}",
                 "enable.auto.commit": False,

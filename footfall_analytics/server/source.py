@@ -6,6 +6,8 @@
   query carries readonly=1 (last) and the limits.
 * chdb:///path directly (tests, or the CLI when nothing else has the path open): a session made
   read-only with SET, like the sink's reader.
+
+The direct clients run eventschema.readonly_sql's guard before every query, as the sink does.
 """
 
 import os
@@ -16,13 +18,8 @@ from typing import Any, cast
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from eventschema.readonly_sql import ClientExplainer, check_read_only, read_limits
 from footfall_analytics.remote import QueryResult, SinkQueryClient
-
-READ_LIMITS: dict[str, object] = {
-    "max_execution_time": 30,
-    "max_result_rows": 1_000_000,
-    "result_overflow_mode": "throw",
-}
 
 
 class ReadOnlyClient:
@@ -36,6 +33,7 @@ class ReadOnlyClient:
 
     def query(self, query: str, parameters: Any = None, **_: Any) -> QueryResult:
         with self._lock:
+            check_read_only(ClientExplainer(self.inner, parameters, self.settings), query)
             result = self.inner.query(query, parameters=parameters, settings=self.settings or None)
             names = tuple(result.column_names)
             types = tuple(getattr(t, "name", str(t)) for t in result.column_types)
@@ -77,7 +75,7 @@ def open_source(dsn: str | None = None, sink_url: str | None = None) -> Source:
 
 
 def open_dsn(dsn: str, database: str = "footfall", max_seconds: int = 30) -> Source:
-    limits = {**READ_LIMITS, "max_execution_time": max_seconds, "readonly": 1}  # readonly last
+    limits = {**read_limits(max_seconds), "readonly": 1}  # readonly last
     client = clickhouse_connect.get_client(dsn=dsn, database=database)
     if dsn.startswith("chdb:"):
         # chDB cannot undo readonly=1 on a session: set the limits first, readonly last.

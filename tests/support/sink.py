@@ -18,6 +18,8 @@ from footfall.broker import find_free_ports
 from tests.support.processes import start_healthy
 
 REPO = Path(__file__).resolve().parents[2]
+READ_KEY = "test-sink-read-key-" + uuid.uuid4().hex  # the sink's read key in tests
+AUTH = {"Authorization": f"Bearer {READ_KEY}"}
 
 
 def make_events(count: int, visitors: int = 50) -> list[Event]:
@@ -80,6 +82,7 @@ class Sink:
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     commit_seconds: float = 1.0
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -98,11 +101,21 @@ class Sink:
             "FOOTFALL_SINK_BATCH_SECONDS": "0.5",
             "FOOTFALL_SINK_COMMIT_SECONDS": str(self.commit_seconds),
             "FOOTFALL_SINK_DLQ_TIMEOUT_SECONDS": "2",
+            "FOOTFALL_READ_KEYS": READ_KEY,
+            **self.extra_env,
         }
+
+    def write_key_file(self) -> None:
+        """Where `footfall up` keeps the local read key: processes sharing this data dir (the
+        conversions uploader) find it there."""
+        secrets = self.data_dir / "secrets"
+        secrets.mkdir(parents=True, exist_ok=True)
+        (secrets / "read_key").write_text(READ_KEY + "\n")
 
     def start(self, timeout: float = 60.0) -> None:
         self.starts += 1
         log = self.data_dir / f"sink-{self.starts}.log"
+        self.write_key_file()
         self.proc = start_healthy(
             "consumers.clickhouse_sink", self.env(), log, f"{self.url}/healthz", timeout
         )
@@ -123,7 +136,9 @@ class Sink:
         return self.proc.wait(30)
 
     def query(self, sql: str, fmt: str = "TabSeparated") -> httpx.Response:
-        return httpx.post(f"{self.url}/query", params={"format": fmt}, content=sql, timeout=60)
+        return httpx.post(
+            f"{self.url}/query", params={"format": fmt}, content=sql, headers=AUTH, timeout=60
+        )
 
     def scalar_row(self, sql: str) -> list[int]:
         response = self.query(sql)
