@@ -6,7 +6,8 @@
 // Env: DASHBOARD_URL (http://127.0.0.1:8125), FROM / TO (dates), STEPS (comma-separated),
 // WINDOW (1d), FILTER (field:op:value), STEP_FILTERS (optional, one n:field:op:value per line:
 // added with step n's "+ filter"), BREAKDOWN (optional), CHROMIUM (/usr/bin/chromium),
-// ARTIFACT_DIR (<repo>/test-artifacts).
+// ARTIFACT_DIR (<repo>/test-artifacts). With DASHBOARD_USER / DASHBOARD_PASSWORD it logs in
+// first, and at the end runs SQL, makes a share link for the funnel, logs out and opens the link.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -41,6 +42,12 @@ async function main() {
     const start = new URLSearchParams({ from: process.env.FROM || '', to: process.env.TO || '' });
     log(`opening ${URL_}/?${start}`);
     await page.goto(`${URL_}/?${start}`);
+    if (process.env.DASHBOARD_USER) {
+      summary.loginUrl = new URL(page.url()).pathname;  // no session yet: sent to the login form
+      await page.fill('#username', process.env.DASHBOARD_USER);
+      await page.fill('#password', process.env.DASHBOARD_PASSWORD || '');
+      await page.click('#submit');
+    }
     await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
     summary.chartLoaded = await page.evaluate(() => typeof window.Chart === 'function');
 
@@ -100,11 +107,40 @@ async function main() {
         (td) => (td.dataset.median === undefined ? null : Number(td.dataset.median))),
       medianText: [...tr.querySelectorAll('td.persons small.median')].map((m) => m.textContent),
     })));
+    if (process.env.DASHBOARD_USER) await afterLogin(page, summary);
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
   }
   process.stdout.write(JSON.stringify(summary) + '\n');
+}
+
+// SQL from the page (a POST with the CSRF token), a share link for the funnel, log out, then
+// the link still shows its funnel and nothing else.
+async function afterLogin(page, summary) {
+  await page.fill('#sql-text', 'SELECT 6 * 7 AS answer');
+  await page.click('#sql-run');
+  await page.waitForFunction(() => /rows/.test(document.getElementById('sql-status').textContent)
+    || document.getElementById('sql-status').classList.contains('error'), null, { timeout: 30000 });
+  summary.sqlStatus = await page.textContent('#sql-status');
+  summary.sqlCells = await page.$$eval('#sql-table td', (tds) => tds.map((td) => td.textContent));
+  await page.selectOption('#share-report', 'funnel');
+  await page.click('#share-create');
+  await page.waitForSelector('#share-url:not([hidden])', { timeout: 30000 });
+  summary.shareUrl = await page.inputValue('#share-url');
+  await page.click('#logout');
+  await page.waitForURL((u) => u.pathname === '/login', { timeout: 30000 });
+  await page.goto(`${URL_}/`);
+  summary.afterLogout = new URL(page.url()).pathname;
+  await page.goto(summary.shareUrl);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+  summary.sharedSections = await page.$$eval('main > section',
+    (ss) => ss.filter((s) => !s.hidden).map((s) => s.id));
+  summary.sharedRows = await page.$$eval('#funnel-table tbody tr', (trs) => trs.map((tr) => ({
+    breakdown: tr.dataset.breakdown,
+    persons: [...tr.querySelectorAll('td.persons')].map((td) => Number(td.dataset.persons)),
+  })));
+  summary.sharedStatus = await page.textContent('#funnel-status');
 }
 
 main().catch((err) => {

@@ -1,13 +1,16 @@
-"""`footfall up|down|status|query|topics`: the local runner's command line."""
+"""`footfall up|down|status|query|user|topics`: the local runner's command line."""
 
 import argparse
+import getpass
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 import httpx
 
+from eventschema.read_key_file import read_key
 from footfall import runstate
 from footfall.broker import BrokerError, LocalBroker
 from footfall.children import health_ok
@@ -20,7 +23,9 @@ NOT_RUNNING = 3  # LSB status code for "program is not running"
 def cmd_up(args: argparse.Namespace) -> int:
     from footfall.supervisor import run_up
 
-    cfg = RunConfig.from_env(args.kafka_port, args.controller_port)
+    cfg = replace(
+        RunConfig.from_env(args.kafka_port, args.controller_port), kafka_sasl=args.kafka_sasl
+    )
     try:
         return run_up(cfg)
     except (BrokerError, RuntimeError) as exc:
@@ -67,8 +72,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     sql = sys.stdin.read() if args.sql == "-" else args.sql
     url = f"{RunConfig.from_env().sink_url}/query"
     params = {"format": args.format} if args.format else None
+    # FOOTFALL_READ_KEY, else the key `footfall up` keeps in <data dir>/secrets/read_key.
+    key = read_key("FOOTFALL_READ_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else None
     try:
-        resp = httpx.post(url, content=sql.encode(), params=params, timeout=args.timeout)
+        resp = httpx.post(
+            url, content=sql.encode(), params=params, headers=headers, timeout=args.timeout
+        )
     except httpx.HTTPError as exc:
         print(
             f"footfall: cannot reach the sink at {url} ({exc}); is `footfall up` running?",
@@ -80,6 +90,45 @@ def cmd_query(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.buffer.write(resp.content)
     sys.stdout.flush()
+    return 0
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """Dashboard users (Argon2id hashes in <data_dir>/secrets/users.json or FOOTFALL_USERS_FILE)."""
+    from footfall.credentials import new_password
+    from footfall_analytics.server.keyfiles import users_file
+    from footfall_analytics.server.users import UserError, UserStore
+
+    store = UserStore(users_file(RunConfig.from_env().data_dir))
+    if args.action != "list" and not args.name:
+        print(f"footfall: `footfall user {args.action} NAME`", file=sys.stderr)
+        return 2
+    if args.action == "list":
+        print("\n".join(store.names()))
+        return 0
+    if args.action == "remove":
+        if store.remove(args.name):
+            print(f"footfall: removed {args.name}; their sessions end at their next request")
+            return 0
+        print(f"footfall: no user {args.name!r}", file=sys.stderr)
+        return 1
+    if args.generate:
+        password = new_password()
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            print("footfall: the passwords differ", file=sys.stderr)
+            return 1
+    try:
+        store.add(args.name, password, replace=args.replace)
+    except UserError as exc:
+        print(f"footfall: {exc}", file=sys.stderr)
+        return 1
+    if args.generate:
+        print(f"footfall: password for {args.name}: {password}")
+    print(f"footfall: {args.name} can log in to the dashboard (users in {store.path})")
     return 0
 
 
@@ -104,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run Kafka, the API and the sink in the foreground")
     up.add_argument("--kafka-port", type=int, default=9092)
     up.add_argument("--controller-port", type=int, default=9093)
+    up.add_argument("--kafka-sasl", action="store_true", help="Kafka with SCRAM logins and ACLs")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="stop a running `up` and wait for it to exit")
     down.add_argument("--timeout", type=float, default=150.0)
@@ -116,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", "-f", help="ClickHouse output format")
     query.add_argument("--timeout", type=float, default=60.0)
     query.set_defaults(func=cmd_query)
+    user = sub.add_parser("user", help="add, remove or list dashboard users")
+    user.add_argument("action", choices=["add", "remove", "list"])
+    user.add_argument("name", nargs="?", default="")
+    how = user.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    how.add_argument("--generate", action="store_true", help="make and print a random password")
+    user.add_argument("--replace", action="store_true", help="set a new password for a user")
+    user.set_defaults(func=cmd_user)
     topics = sub.add_parser("topics", help="create the topics on FOOTFALL_KAFKA_BOOTSTRAP")
     topics.add_argument("--timeout", type=float, default=60.0)
     topics.set_defaults(func=cmd_topics)

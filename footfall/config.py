@@ -28,6 +28,7 @@ class RunConfig:
     demo_enabled: bool = True  # FOOTFALL_DEMO=0 leaves the demo shop out
     analytics_host: str = "127.0.0.1"
     analytics_port: int = 8125
+    kafka_sasl: bool = False  # `up --kafka-sasl`: SCRAM logins and ACLs (footfall.kafka_local)
 
     @classmethod
     def from_env(cls, kafka_port: int = 9092, controller_port: int = 9093) -> "RunConfig":
@@ -89,9 +90,11 @@ class RunConfig:
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 
-    def child_env(self) -> dict[str, str]:
-        """The environment contract for the API and the sink, on top of the caller's env."""
+    def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment contract for the children, on top of the caller's env; `extra` is
+        what only some children get (read-key digests, the analytics server's sink key)."""
         env = dict(os.environ)
+        env.pop("FOOTFALL_SINK_READ_KEY", None)  # a secret: only the analytics server gets it
         env.update(
             FOOTFALL_DATA_DIR=str(self.data_dir),
             FOOTFALL_KAFKA_BOOTSTRAP=self.bootstrap,
@@ -105,6 +108,7 @@ class RunConfig:
             FOOTFALL_CONVERSIONS_URL=self.conversions_url,  # the dashboard reads its /metrics
             PYTHONUNBUFFERED="1",  # logs reach the files as they are written
         )
+        env.update(extra or {})
         if self.demo_enabled:
             env.update(
                 FOOTFALL_DEMO_HOST=self.demo_host,

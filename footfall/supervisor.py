@@ -4,15 +4,17 @@ Start order is broker -> topics -> sink -> API; stop order is API -> sink -> bro
 accepted by the API is left without a running consumer and the sink can commit before Kafka goes.
 """
 
+import os
 import signal
 import time
 from types import FrameType
 from typing import Any
 
-from footfall import runstate
+from footfall import kafka_local, runstate
 from footfall.broker import LocalBroker
 from footfall.children import Child, ChildSpec, module_argv
 from footfall.config import RunConfig
+from footfall.credentials import ensure_local_credentials
 from footfall.topics import ensure_topics
 
 HEALTH_WAIT = 60.0
@@ -31,21 +33,31 @@ class Supervisor:
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
         self.broker = LocalBroker(cfg.kafka_dir, cfg.kafka_port, cfg.controller_port)
+        if cfg.kafka_sasl:  # SCRAM logins and ACLs; each child logs in as its own user
+            self.broker.auth = kafka_local.load_auth(cfg.data_dir, self.broker)
+        # Made on the first run (and shown once); the read servers get only key digests.
+        self.credentials = ensure_local_credentials(cfg.data_dir)
         env = cfg.child_env()
+        readers = cfg.child_env(self.credentials.reader_env())
+        analytics = cfg.child_env(self.credentials.analytics_env())
         # Stopped in this order; started in reverse. The demo shop goes first, so the events
         # its back end still holds reach the API before the API stops. The analytics server
         # only reads (through the sink's /query), so it starts after the sink and stops first.
         self.children = [
-            Child(self._analytics_spec(), env),
+            Child(self._analytics_spec(), analytics),
             Child(self._api_spec(), env),
-            Child(self._sink_spec(), env),
+            Child(self._sink_spec(), readers),
         ]
         if cfg.conversions_enabled:  # only with ad-platform credentials; reads, never blocks
             self.children.insert(0, Child(self._conversions_spec(), env))
         if cfg.demo_enabled:
             self.children.insert(0, Child(self._demo_spec(), env))
+        if self.broker.auth:  # a new dict each: some children share one env
+            for child in self.children:
+                child.env = {**child.env, **kafka_local.child_env(self.broker.auth, child.name)}
         self._stopping = False
         self._started = time.time()
+        self._banner_shown = False
 
     def _api_spec(self) -> ChildSpec:
         argv = module_argv("producer_api", "FOOTFALL_API_CMD")
@@ -88,6 +100,8 @@ class Supervisor:
         finally:
             self._stop_all()
             runstate.release(self.cfg.data_dir)
+            if not self._banner_shown:  # stopped early: new credentials must still be seen once
+                print("\n".join(self._access_lines()), flush=True)
         return 0
 
     def _install_signals(self) -> None:
@@ -110,7 +124,12 @@ class Supervisor:
         self._write_state()
         took = self.broker.wait_ready()
         say(f"Kafka ready in {took:.1f}s")
-        topics = ensure_topics(self.cfg.bootstrap, self.cfg.topic_prefix)
+        topics = ensure_topics(
+            self.cfg.bootstrap, self.cfg.topic_prefix, env=self.broker.client_env
+        )
+        if self.broker.auth:
+            kafka_local.grant(self.broker, self.cfg.topic_prefix, os.environ)
+            say(f"Kafka SASL/SCRAM with ACLs; users in {kafka_local.users_file(self.cfg.data_dir)}")
         say(f"topics ready: {', '.join(topics)}")
         for child in reversed(self.children):
             say(f"starting {child.name}: logs in {child.spec.log_file}")
@@ -209,9 +228,28 @@ class Supervisor:
             '  Query         scripts/query "SELECT count() FROM footfall.events FINAL"',
             "  Status        python -m footfall status",
             "  Stop          Ctrl-C here, or `python -m footfall down` (or scripts/run again)",
+            *self._access_lines(),
             "",
         ]
         print("\n".join(lines), flush=True)
+        self._banner_shown = True
+
+    def _access_lines(self) -> list[str]:
+        """How to read: the key and the first password only when just made (this terminal is
+        the one place they are shown; the children's logs never see them)."""
+        creds = self.credentials
+        key_file = creds.secrets_dir / "read_key"
+        key = creds.operator_key if creds.new_operator_key else f"in {key_file}"
+        lines = ["", f"  Read key      {key}   (send it as `Authorization: Bearer <key>`)"]
+        if creds.new_operator_key:
+            lines.append(f"                saved in {key_file}; `footfall query` uses it")
+        if creds.admin_password is not None:
+            lines.append(
+                f"  Log in        user admin, password {creds.admin_password}   (shown once)"
+            )
+        add = "python -m footfall user add NAME"
+        lines.append(f"  Users         {add}   (dashboard logins)")
+        return lines
 
 
 def run_up(cfg: RunConfig) -> int:

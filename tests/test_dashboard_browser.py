@@ -1,7 +1,9 @@
 """The dashboard in headless Chromium (e2e/dashboard.mjs): load it, build a funnel with a filter
 and per-step filters, see the numbers the query API returns for the same URL, reopen that URL and
-get the same view back, and keep a screenshot (test-artifacts/dashboard.png). The server runs
-in-process on a generated data set in chDB."""
+get the same view back, and keep a screenshot (test-artifacts/dashboard.png). It logs in first
+(the page sends an anonymous visitor to /login), then runs SQL from the page (CSRF token), makes
+a share link for the funnel, logs out, and opens the link: the funnel alone, same numbers. The
+server runs in-process on a generated data set in chDB."""
 
 import json
 import os
@@ -24,6 +26,7 @@ from consumers.clickhouse_sink.writer import connect, ensure_database
 from footfall.broker import find_free_ports
 from footfall_analytics.generate import generate, insert
 from footfall_analytics.server import create_app, open_dsn
+from tests.support.analytics_auth import KEY_HEADERS, auth_config
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -52,8 +55,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrations.apply(writer, REPO_ROOT / "deploy/clickhouse/migrations")
     insert(writer, generate(seed=5, persons=80)[0])
     source = open_dsn(dsn, "footfall")
+    auth = auth_config(tmp_path_factory.mktemp("dashboard_auth"))
+    auth.users.add(USER, PASSWORD)
     port = find_free_ports(1)[0]
-    config = uvicorn.Config(create_app(source), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(source, auth)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -69,6 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     writer.close()
 
 
+USER, PASSWORD = "ana", "a dashboard password"
 STEP_FILTERS = ["2:section:in:cameras|lenses", "3:properties.revenue:gt:200"]
 
 
@@ -89,7 +96,8 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
         "ARTIFACT_DIR": str(REPO / "test-artifacts"), "FROM": "2023-12-31", "TO": "2024-03-01",
         "STEPS": "$page,Product Viewed,Order Completed", "WINDOW": "2d",
         "FILTER": "section:neq:support", "BREAKDOWN": "utm_source",
-        "STEP_FILTERS": "\n".join(STEP_FILTERS),
+        "STEP_FILTERS": "\n".join(STEP_FILTERS), "DASHBOARD_USER": USER,
+        "DASHBOARD_PASSWORD": PASSWORD,
     }  # fmt: skip
     assert NODE is not None
     run = subprocess.run([NODE, str(SCRIPT)], cwd=REPO, env=env, capture_output=True, text=True,
@@ -104,7 +112,7 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
     assert "filter=section%3Aneq%3Asupport" in search and "steps=" in search, search
     query = urllib.parse.parse_qsl(search.lstrip("?"))
     assert [v for k, v in query if k == "step_filter"] == STEP_FILTERS, search
-    api = httpx.get(f"{server}/api/funnel{search}", timeout=60).json()
+    api = httpx.get(f"{server}/api/funnel{search}", headers=KEY_HEADERS, timeout=60).json()
     expected = persons_by_group(api)
     shown = [{"breakdown": r["breakdown"], "persons": r["persons"]} for r in summary["rows"]]
     assert shown == expected and len(expected) > 1, (summary, api)
@@ -118,7 +126,9 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
     assert any(r["persons"][2] > 0 for r in expected)
     # The step filters were applied: without them the API gives other numbers.
     unfiltered = [(k, v) for k, v in query if k != "step_filter"]
-    api_all = httpx.get(f"{server}/api/funnel", params=unfiltered, timeout=60).json()
+    api_all = httpx.get(
+        f"{server}/api/funnel", params=unfiltered, headers=KEY_HEADERS, timeout=60
+    ).json()
     assert persons_by_group(api_all) != expected, (api_all, api)
 
     # The builder showed a row per step, the table names each step's own filters.
@@ -132,3 +142,11 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
     assert summary["restoredRows"] == summary["rows"], summary
     assert summary["conversions"].strip() == "not configured"
     assert (REPO / "test-artifacts" / "dashboard.png").stat().st_size > 10_000
+
+    # Logged in through the form; SQL ran from the page; the share link outlives the session.
+    assert summary["loginUrl"] == "/login", summary
+    assert summary["sqlCells"] == ["42"] and "1 rows" in summary["sqlStatus"], summary
+    assert summary["shareUrl"].startswith(f"{server}/s/"), summary
+    assert summary["afterLogout"] == "/login", summary
+    assert summary["sharedSections"] == ["funnel"], summary
+    assert summary["sharedRows"] == shown, summary

@@ -2,15 +2,17 @@
 
 Defaults come from the environment: FOOTFALL_ANALYTICS_HOST / FOOTFALL_ANALYTICS_PORT
 [127.0.0.1 / 8125]; queries go to the sink's /query (chDB) or to FOOTFALL_CLICKHOUSE_DSN when it
-is an http(s):// ClickHouse server."""
+is an http(s):// ClickHouse server. Who may read: FOOTFALL_READ_KEYS, FOOTFALL_ALLOWED_HOSTS, the
+users in <data_dir>/secrets/users.json (FOOTFALL_USERS_FILE), the session secret
+(FOOTFALL_SESSION_SECRET or <data_dir>/secrets/session_key), FOOTFALL_ANALYTICS_HTTPS_ONLY=1."""
 
 import argparse
 import logging
 import os
 
-import uvicorn
-
+from eventschema import http_serving
 from footfall_analytics.server import create_app, open_source
+from footfall_analytics.server.auth import AuthConfig
 
 
 def main() -> None:
@@ -23,10 +25,15 @@ def main() -> None:
     parser.add_argument("--sink-url", help="the sink's HTTP base URL (default from the env)")
     opts = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    auth = AuthConfig.from_env()  # before the source: a bad read-key entry stops us here
+    if not auth.read_keys:
+        logging.getLogger("footfall_analytics.server").warning(
+            "no read key configured (FOOTFALL_READ_KEYS): /api/ is for logged-in users only"
+        )
     source = open_source(opts.dsn, opts.sink_url)
     logging.getLogger("footfall_analytics.server").info("queries go to %s", source.description)
     try:
-        uvicorn.run(create_app(source), host=opts.host, port=opts.port, log_level="warning")
+        http_serving.run(create_app(source, auth), host=opts.host, port=opts.port)
     finally:
         source.close()
 

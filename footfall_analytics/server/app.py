@@ -1,8 +1,9 @@
 """The analytics server: JSON reports under /api/, read-only SQL, and the dashboard at /.
 
-Every error is JSON `{"code", "message", "parameter"}`: 400 for bad input (BadParameter), 403 for
-a write refused by the read-only session, 504 when a query runs out of time, 502 when the
-database fails a report."""
+Every error is JSON `{"code", "message", "parameter"}`: 400 for bad input (BadParameter), 403
+`read_only` for SQL that is not one harmless read statement (eventschema.readonly_sql), 429
+`busy` (with Retry-After) when the sink's query sessions are all busy, 504 when a query runs out
+of time, 502 when the database fails a report."""
 
 import asyncio
 import logging
@@ -12,14 +13,18 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from eventschema.readonly_sql import ReadOnlyRefused
 from footfall_analytics.errors import BadParameter
-from footfall_analytics.remote import rows_as_json
+from footfall_analytics.remote import QueryError, rows_as_json
 from footfall_analytics.server.args import Args
+from footfall_analytics.server.auth import AuthConfig, Guard
+from footfall_analytics.server.pages import page_routes
 from footfall_analytics.server.reports import REPORTS, Report
 from footfall_analytics.server.source import Source
 
@@ -44,13 +49,34 @@ def error(status: int, code: str, message: str, parameter: str | None = None) ->
 
 
 def _database_error(exc: Exception) -> JSONResponse:
+    """The sink's (QueryError status/code) or the direct guard's refusal, else ClickHouse's."""
     text = str(exc).strip()
+    busy = _busy(exc)
+    if busy is not None:
+        return busy
+    code = exc.code if isinstance(exc, QueryError) else None
+    if isinstance(exc, ReadOnlyRefused) or code == "read_only":
+        return error(403, "read_only", "only one read statement is run: " + text[:2000])
+    if isinstance(exc, QueryError) and exc.status in (401, 403):  # our key or Host, not the SQL
+        return error(502, "sink_refused", f"the sink refused this server: {text[:500]}")
     if "READONLY" in text or "readonly mode" in text:
         return error(403, "read_only", "writes, DDL and SET are refused: " + text[:2000])
     return error(400, "query_error", text[:2000])
 
 
-def create_app(source: Source) -> Starlette:
+def _busy(exc: Exception) -> JSONResponse | None:
+    """The sink's 429 (every query session busy) as our 429, with its Retry-After."""
+    if not (isinstance(exc, QueryError) and exc.status == 429):
+        return None
+    response = error(429, "busy", str(exc)[:500])
+    response.headers["Retry-After"] = exc.retry_after or "1"
+    return response
+
+
+def create_app(source: Source, auth: AuthConfig) -> Starlette:
+    """Every route is behind Guard (auth.py): Host, Origin, then a read key, share link or
+    session; `auth` comes from AuthConfig.from_env() in __main__, or from a test."""
+
     async def run_report(request: Request, report: Report) -> Response:
         try:
             args = Args(request.query_params.multi_items())
@@ -62,6 +88,9 @@ def create_app(source: Source) -> Starlette:
         except TimeoutError:
             return error(504, "timeout", f"the report took more than {REPORT_TIMEOUT:.0f}s")
         except Exception as exc:  # QueryError or a driver error: the database, not the input
+            busy = _busy(exc)
+            if busy is not None:
+                return busy
             log.exception("report %s failed", request.url.path)
             return error(502, "query_failed", str(exc)[:2000])
         return JSON(result)
@@ -117,11 +146,8 @@ def create_app(source: Source) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSON({"ok": True, "source": source.description})
 
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
     routes = [
-        Route("/", index, methods=["GET"]),
+        *page_routes(auth),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/sql", sql, methods=["POST"]),
         *(route(name, report) for name, report in REPORTS.items()),
@@ -131,4 +157,5 @@ def create_app(source: Source) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         return error(404, "not_found", f"no route {request.url.path}")
 
-    return Starlette(routes=routes, exception_handlers={404: not_found})
+    guard = Middleware(Guard, auth=auth)
+    return Starlette(routes=routes, middleware=[guard], exception_handlers={404: not_found})

@@ -1,6 +1,9 @@
 // Footfall dashboard: reads its view from the URL's query string, asks this server's /api/ for
 // the reports, draws them with Chart.js (served from /static/vendor). Values go into the page
 // as text, never as HTML. Nothing is fetched from anywhere but this server.
+// Logged in, the session cookie goes with every request and POSTs carry the CSRF token the page
+// was served with (X-CSRF-Token); a 401 goes to /login. Opened from a share link (/s/<token>),
+// the page shows that one report only, asking for it with X-Share-Token.
 'use strict';
 
 const FIELDS = ['event', 'type', 'source', 'page_url', 'page_path', 'referrer', 'referrer_host',
@@ -10,6 +13,8 @@ const OPS = ['eq', 'neq', 'in', 'not_in', 'contains', 'gt', 'lt'];
 const COLORS = ['#2f6fde', '#12b76a', '#f79009', '#7a5af8', '#ee46bc', '#06aed4', '#667085'];
 const charts = {};
 const $ = (id) => document.getElementById(id);
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || '';
+const SHARE = meta('footfall-share');
 
 // A median time between funnel steps, in the unit a reader expects.
 function duration(seconds) {
@@ -36,8 +41,8 @@ function defaults() {
   return { from: isoDay(from), to: isoDay(to), interval: 'day', window: '1d', model: 'last' };
 }
 
-function readView() {
-  const q = new URLSearchParams(location.search);
+function readView(search) {
+  const q = new URLSearchParams(search ?? location.search);
   const d = defaults();
   return {
     from: q.get('from') || d.from, to: q.get('to') || d.to,
@@ -148,14 +153,33 @@ function fillForm(view) {
 
 // ---- fetching -------------------------------------------------------------------------------
 
+function toLogin() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
 async function api(path, params) {
-  const response = await fetch(`/api/${path}?${params}`);
+  // A share link may read its one report with exactly its stored query, nothing else.
+  const query = SHARE ? meta('footfall-share-query') : params;
+  const headers = SHARE ? { 'X-Share-Token': SHARE } : {};
+  const response = await fetch(`/api/${path}?${query}`, { headers });
+  if (response.status === 401 && !SHARE) { toLogin(); throw new Error('login required'); }
   const body = await response.json();
   if (!response.ok) {
     const where = body.parameter ? ` (${body.parameter})` : '';
     throw new Error(`${body.message || response.statusText}${where}`);
   }
   return body;
+}
+
+// A state-changing request from the session: same origin, with the page's CSRF token.
+async function post(path, body, contentType) {
+  const response = await fetch(path, {
+    method: 'POST', body, headers: { 'Content-Type': contentType, 'X-CSRF-Token': meta('footfall-csrf') },
+  });
+  if (response.status === 401) { toLogin(); throw new Error('login required'); }
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.message || response.statusText);
+  return data;
 }
 
 function status(id, text, isError) {
@@ -173,10 +197,25 @@ function base(view, withFilters) {
   return q;
 }
 
+// The query each shareable report is asked with: the share button signs exactly this.
+const QUERIES = {
+  'events-over-time': (view) => {
+    const q = base(view, true); q.set('interval', view.interval); return q;
+  },
+  funnel: (view) => {
+    const q = base(view, true);
+    q.set('steps', view.steps); q.set('window', view.window);
+    for (const f of view.stepFilters) q.append('step_filter', f);
+    if (view.breakdown) q.set('breakdown', view.breakdown);
+    return q;
+  },
+  retention: (view) => base(view, false),
+};
+
 // ---- the reports ----------------------------------------------------------------------------
 
 async function overTime(view) {
-  const q = base(view, true); q.set('interval', view.interval);
+  const q = QUERIES['events-over-time'](view);
   const body = await api('events-over-time', q);
   const labels = body.rows.map((r) => r.t.slice(0, view.interval === 'hour' ? 16 : 10).replace('T', ' '));
   draw('chart-over-time', {
@@ -200,10 +239,7 @@ async function funnel(view) {
   }
   status('funnel-status', 'running…');
   delete $('funnel-status').dataset.query;
-  const q = base(view, true);
-  q.set('steps', view.steps); q.set('window', view.window);
-  for (const f of view.stepFilters) q.append('step_filter', f);
-  if (view.breakdown) q.set('breakdown', view.breakdown);
+  const q = QUERIES.funnel(view);
   let body;
   try {
     body = await api('funnel', q);
@@ -276,7 +312,7 @@ async function attribution(view) {
 }
 
 async function retentionTable(view) {
-  const body = await api('retention', base(view, false));
+  const body = await api('retention', QUERIES.retention(view));
   const cohorts = new Map();
   for (const r of body.rows) {
     if (!cohorts.has(r.cohort_week)) cohorts.set(r.cohort_week, { size: r.cohort_size, weeks: [] });
@@ -350,6 +386,59 @@ async function render() {
   document.body.dataset.ready = '1';
 }
 
+// ---- SQL, share links, logout -----------------------------------------------------------------
+
+async function runSql() {
+  status('sql-status', 'running…');
+  try {
+    const body = await post('/api/sql?limit=200', $('sql-text').value, 'text/plain');
+    const head = el('tr');
+    for (const c of body.columns) head.append(el('th', c.name));
+    $('sql-table').tHead.replaceChildren(head);
+    $('sql-table').tBodies[0].replaceChildren(...body.rows.map((row) => {
+      const tr = el('tr');
+      for (const v of row) tr.append(el('td', typeof v === 'object' && v !== null ? JSON.stringify(v) : v));
+      return tr;
+    }));
+    status('sql-status', `${body.row_count} rows${body.truncated ? ' (truncated)' : ''}`);
+  } catch (error) { status('sql-status', error.message, true); }
+}
+
+async function createShare() {
+  const report = $('share-report').value;
+  const view = readView();
+  if (report === 'funnel' && !view.steps) {
+    status('share-status', 'run a funnel first', true); return;
+  }
+  try {
+    const body = await post('/api/share', JSON.stringify({ report, query: QUERIES[report](view).toString() }),
+      'application/json');
+    const out = $('share-url'); out.value = body.url; out.hidden = false; out.select();
+    status('share-status', `expires ${body.expires_at.slice(0, 10)}`);
+    navigator.clipboard?.writeText(body.url).catch(() => {});
+  } catch (error) { status('share-status', error.message, true); }
+}
+
+async function logout() {
+  await fetch('/logout', { method: 'POST', headers: { 'X-CSRF-Token': meta('footfall-csrf') } });
+  location.assign('/login');
+}
+
+// A share link's page: only its report, no controls.
+const SECTIONS = { 'events-over-time': ['over-time', overTime], funnel: ['funnel', funnel],
+  retention: ['retention', retentionTable] };
+
+async function renderShared() {
+  document.body.dataset.ready = '0';
+  const report = meta('footfall-share-report');
+  const [id, draw_] = SECTIONS[report] || [];
+  for (const node of [$('controls'), $('account'), ...document.querySelectorAll('#funnel .builder, #step-rows')]) node.hidden = true;
+  $('shared-note').hidden = false;
+  for (const section of document.querySelectorAll('main > section')) section.hidden = section.id !== id;
+  if (draw_) await guard(`${id}-status`, draw_(readView(`?${meta('footfall-share-query')}`)));
+  document.body.dataset.ready = '1';
+}
+
 function apply(event) {
   if (event) event.preventDefault();
   history.pushState(null, '', `?${viewQuery(formView())}`);
@@ -357,6 +446,11 @@ function apply(event) {
 }
 
 window.addEventListener('DOMContentLoaded', () => {
+  if (SHARE) { renderShared(); return; }
+  $('user').textContent = meta('footfall-user');
+  $('logout').addEventListener('click', logout);
+  $('share-create').addEventListener('click', createShare);
+  $('sql-run').addEventListener('click', runSql);
   fillForm(readView());
   $('add-filter').addEventListener('click', () => addFilterRow(''));
   $('steps').addEventListener('input', syncStepRows);
