@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from eventschema.entry import KAFKA
 from eventschema.kafka_contract import (
     AVRO_CONTENT_TYPE,
     HEADER_CONTENT_TYPE,
@@ -36,6 +37,8 @@ class Event:
     context: dict[str, Any] | None = None
     integrations: dict[str, Any] | None = None
     source: str = "http"
+    # How it entered (eventschema.entry): the API sets it from the key; direct producers: kafka.
+    entry: str = KAFKA
 
     @property
     def key(self) -> bytes:
@@ -75,6 +78,7 @@ class Event:
             "context": _json(self.context),
             "integrations": _json(self.integrations),
             "source": self.source,
+            "entry": self.entry,
         }
 
 

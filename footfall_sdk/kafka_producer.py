@@ -3,7 +3,7 @@
 Same validation (eventschema.validate_message, so a refused message gets the code, message and
 field the API would answer), same Avro single-object encoding, same key, headers and partitioner,
 and the same durability (idempotent, acks=all): a consumer cannot tell which way an event came,
-except by `source` = "kafka".
+except by `source` and `entry`, both "kafka".
 """
 
 import threading

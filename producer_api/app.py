@@ -16,6 +16,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from eventschema import EventCodec
+from eventschema.entry import BROWSER_KEY, CSV_IMPORT, SERVER_KEY
+from eventschema.event_names import conversion_events
 from producer_api.auth import header_key
 from producer_api.body import read_body
 from producer_api.clientip import ClientIpResolver
@@ -27,7 +29,6 @@ from producer_api.ingest import (
     SERVER_ONLY_EVENT,
     batch_messages,
     event_messages,
-    event_name_key,
     judge,
     quarantine_messages,
 )
@@ -98,7 +99,10 @@ class IngestEndpoint:
             messages, shared = batch_messages(payload, settings.max_batch_events)
         else:
             messages, shared = [payload], {}
-        forbidden = state.server_only_events if key.kind == "browser" else frozenset()
+        browser = key.kind == "browser"
+        forbidden = state.server_only_events if browser else frozenset()
+        # Trust travels with the event: the uploader sends no conversion a browser key sent.
+        entry = CSV_IMPORT if self.server_only else BROWSER_KEY if browser else SERVER_KEY
         result = judge(
             messages,
             shared,
@@ -108,6 +112,7 @@ class IngestEndpoint:
             len(body),
             forbidden,
             self.source,
+            entry,
         )
         if self.message_type is not None and result.rejected:
             first = result.rejected[0].error
@@ -193,11 +198,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.keyring = KeyRing(settings.browser_keys, settings.write_keys)
         app.state.limiter = RateLimiter(settings.key_rate, settings.ip_rate)
         app.state.client_ip = ClientIpResolver(settings.trusted_proxies, settings.client_ip_header)
-        app.state.server_only_events = frozenset(map(event_name_key, settings.server_only_events))
+        app.state.server_only_events = conversion_events(settings.server_only_events)
         app.state.codec = EventCodec()
         app.state.draining = False
         app.state.publisher = Publisher(
-            producer_config(settings.kafka_bootstrap, settings.delivery_timeout_seconds),
+            producer_config(
+                settings.kafka_bootstrap,
+                settings.delivery_timeout_seconds,
+                settings.queue_max_messages,
+            ),
             settings.delivery_timeout_seconds,
         )
         yield

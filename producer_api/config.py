@@ -4,13 +4,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventschema.event_names import DEFAULT_CONVERSION_EVENTS, conversion_event_names
 from eventschema.kafka_contract import Topics
 from producer_api.clientip import IPNetwork, parse_networks
 from producer_api.ratelimit import Rate
 
 REPO = Path(__file__).resolve().parents[1]
-# Conversions uploaded to ad platforms: a browser key (public) must not be able to forge them.
-DEFAULT_SERVER_ONLY_EVENTS = ("Order Completed", "purchase", "paid")
 
 
 @dataclass(frozen=True)
@@ -28,19 +27,21 @@ class Settings:
     retry_after_seconds: int
     # Public browser keys -> the origins whose pages may use them ("*": any).
     browser_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    server_only_events: tuple[str, ...] = DEFAULT_SERVER_ONLY_EVENTS
+    # Conversions uploaded to ad platforms: a browser key (public) must not be able to forge them.
+    server_only_events: tuple[str, ...] = DEFAULT_CONVERSION_EVENTS
     # Generous by default: a back end behind one address may send a lot; 0 turns a limit off.
     key_rate: Rate = Rate(1000, 5000)
     ip_rate: Rate = Rate(200, 2000)
     trusted_proxies: tuple[IPNetwork, ...] = ()
     client_ip_header: str = "x-forwarded-for"
     tracker_path: Path = REPO / "tracker" / "dist" / "footfall.min.js"
+    # librdkafka's local queue (queue.buffering.max.messages): full -> 503 kafka_unavailable.
+    queue_max_messages: int = 100_000
 
     @classmethod
     def from_env(cls) -> "Settings":
         env = os.environ
         keys = {key.strip() for key in env.get("FOOTFALL_WRITE_KEYS", "dev-write-key").split(",")}
-        events = env.get("FOOTFALL_SERVER_ONLY_EVENTS", ",".join(DEFAULT_SERVER_ONLY_EVENTS))
         return cls(
             kafka_bootstrap=env.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
             topics=Topics.from_env(),
@@ -52,7 +53,7 @@ class Settings:
             delivery_timeout_seconds=float(env.get("FOOTFALL_API_DELIVERY_TIMEOUT", "10")),
             retry_after_seconds=int(env.get("FOOTFALL_API_RETRY_AFTER", "5")),
             browser_keys=parse_browser_keys(env.get("FOOTFALL_BROWSER_KEYS", "")),
-            server_only_events=tuple(e.strip() for e in events.split(",") if e.strip()),
+            server_only_events=conversion_event_names(env),
             key_rate=Rate(
                 float(env.get("FOOTFALL_API_KEY_RATE", "1000")),
                 float(env.get("FOOTFALL_API_KEY_BURST", "5000")),
@@ -64,6 +65,7 @@ class Settings:
             trusted_proxies=parse_networks(env.get("FOOTFALL_TRUSTED_PROXIES", "")),
             client_ip_header=env.get("FOOTFALL_CLIENT_IP_HEADER", "X-Forwarded-For").lower(),
             tracker_path=Path(env.get("FOOTFALL_TRACKER_PATH", str(cls.tracker_path))),
+            queue_max_messages=int(env.get("FOOTFALL_API_QUEUE_MAX_MESSAGES") or 100_000),
         )
 
 

@@ -13,6 +13,7 @@ import os
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from csv_import.mapping import MappingError, parse_mapping
 from csv_import.rows import Converted, RowError
 from csv_import.stream import CsvStream
 from eventschema import Event
+from eventschema.entry import CSV_IMPORT
 from producer_api.errors import ApiError
 from producer_api.ingest import event_messages
 from producer_api.keys import authenticate
@@ -95,7 +97,7 @@ class _Report:
         events = []
         for item in items:
             if isinstance(item, Converted):
-                events.append(item.event)
+                events.append(replace(item.event, entry=CSV_IMPORT))
                 continue
             self.bad_row_count += 1
             if len(self.bad_rows) < MAX_REPORTED_BAD_ROWS:

@@ -29,11 +29,13 @@ class PublishError(Exception):
     """Kafka did not acknowledge every message: the client must retry (503)."""
 
 
-def producer_config(bootstrap: str, delivery_timeout_seconds: float) -> dict[str, Any]:
+def producer_config(
+    bootstrap: str, delivery_timeout_seconds: float, queue_max_messages: int = 100_000
+) -> dict[str, Any]:
     """The shared event-producer settings plus the API's bounded local queue."""
     return {
         **shared_producer_config(bootstrap, delivery_timeout_seconds),
-        "queue.buffering.max.messages": 100_000,
+        "queue.buffering.max.messages": queue_max_messages,
         "queue.buffering.max.kbytes": 262_144,  # full queue -> BufferError -> 503
     }
 

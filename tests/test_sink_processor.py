@@ -41,6 +41,7 @@ def record(**overrides: Any) -> dict[str, Any]:
         "anonymous_id": "a-1", "user_id": None, "previous_id": None, "group_id": None,
         "timestamp": NOW, "original_timestamp": None, "sent_at": None, "received_at": NOW,
         "properties": "{}", "traits": "{}", "context": "{}", "integrations": "{}", "source": "http",
+        "entry": "server_key",
     }  # fmt: skip
     base.update(overrides)
     return base
@@ -69,12 +70,14 @@ def test_columns_and_kafka_position(client: Client) -> None:
     assert (row["kafka_topic"], row["kafka_partition"]) == ("events", 3)
     assert row["message_id"] == "m-1" and row["event"] == "Purchase" and row["user_id"] == ""
     assert row["timestamp"].replace(tzinfo=UTC) == NOW and row["original_timestamp"] is None
-    assert row["name"] == "" and row["source"] == "http"
+    assert row["name"] == "" and row["source"] == "http" and row["entry"] == "server_key"
 
 
 def test_older_schema_version_gets_the_new_fields_default(client: Client) -> None:
     row = row_of(client, version=1, message_id="m-v1")
     assert row["message_id"] == "m-v1" and row["source"] == "unknown"
+    # Without an entry field the record came from a direct Kafka producer.
+    assert row_of(client, version=2, message_id="m-v2")["entry"] == "kafka"
 
 
 def test_page_campaign_and_client_fields_from_context(client: Client) -> None:

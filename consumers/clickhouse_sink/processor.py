@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from eventschema.entry import ENTRIES, KAFKA
+
 COLUMNS: tuple[str, ...] = (
     "message_id", "type", "event", "name", "anonymous_id", "user_id", "previous_id", "group_id",
     "timestamp", "original_timestamp", "sent_at", "received_at",
@@ -24,7 +26,7 @@ COLUMNS: tuple[str, ...] = (
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
     "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid",
     "user_agent", "ip", "library_name", "library_version",
-    "properties", "traits", "context", "integrations", "source",
+    "properties", "traits", "context", "integrations", "source", "entry",
     "kafka_topic", "kafka_partition", "kafka_offset",
 )  # fmt: skip
 JSON_FIELDS = ("properties", "traits", "context", "integrations")
@@ -53,6 +55,9 @@ def check(record: Mapping[str, Any]) -> None:
     for key in ("original_timestamp", "sent_at"):
         if record.get(key) is not None:
             _time(record.get(key), key)
+    entry = record.get("entry", KAFKA)  # a value outside the Enum8 column fails the insert
+    if entry not in ENTRIES:
+        raise RowRejected("invalid_entry", repr(entry)[:100])
 
 
 def _object(record: Mapping[str, Any], key: str) -> None:

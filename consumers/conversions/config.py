@@ -8,15 +8,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventschema.entry import DEFAULT_TRUSTED_ENTRIES, parse_entries
+from eventschema.event_names import conversion_event_names, conversion_events
 from eventschema.kafka_contract import Topics
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_EVENTS = "Order Completed,purchase,paid"
-
-
-def event_key(name: str) -> str:
-    """Event names compare ignoring case and spacing (as the API's server-only events)."""
-    return "".join(name.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -77,7 +73,7 @@ class ConversionsConfig:
     ledger_topic: str
     group_id: str
     sink_group: str
-    events: frozenset[str]
+    events: frozenset[str]  # canonical names (eventschema.event_names)
     query_url: str  # the sink's /query (chDB) ...
     clickhouse_dsn: str  # ... or a ClickHouse server DSN (http://...), used when not chdb:
     database: str
@@ -101,6 +97,8 @@ class ConversionsConfig:
     max_pending: int = 10_000
     dead_letter_timeout: float = 10.0
     instance_id: str = ""  # static group membership: a restart gets its partitions back at once
+    # Entries (eventschema.entry) whose conversions are uploaded; not browser keys: they are public.
+    trusted_entries: frozenset[str] = DEFAULT_TRUSTED_ENTRIES
 
     @property
     def uses_sink_query(self) -> bool:
@@ -114,7 +112,6 @@ class ConversionsConfig:
         sink_host = e.get("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1")
         sink_host = "127.0.0.1" if sink_host in ("0.0.0.0", "", "::") else sink_host
         sink_port = e.get("FOOTFALL_SINK_HTTP_PORT", "8124")
-        names = e.get("FOOTFALL_CONVERSIONS_EVENTS", DEFAULT_EVENTS)
         return cls(
             bootstrap=e.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
             topics=Topics.for_prefix(prefix),
@@ -122,7 +119,7 @@ class ConversionsConfig:
             ledger_topic=f"{prefix}conversions_ledger",
             group_id=e.get("FOOTFALL_CONVERSIONS_GROUP", "footfall-conversions"),
             sink_group=e.get("FOOTFALL_SINK_GROUP", "footfall-clickhouse-sink"),
-            events=frozenset(event_key(n) for n in names.split(",") if n.strip()),
+            events=conversion_events(conversion_event_names(e)),
             query_url=e.get(
                 "FOOTFALL_CONVERSIONS_QUERY_URL", f"http://{sink_host}:{sink_port}/query"
             ),
@@ -147,7 +144,13 @@ class ConversionsConfig:
             breaker_reset_seconds=float(e.get("FOOTFALL_CONVERSIONS_BREAKER_RESET_SECONDS", "60")),
             max_pending=int(e.get("FOOTFALL_CONVERSIONS_MAX_PENDING", "10000")),
             instance_id=e.get("FOOTFALL_CONVERSIONS_INSTANCE_ID", ""),
+            trusted_entries=_trusted_entries(e),
         )
+
+
+def _trusted_entries(e: dict[str, str]) -> frozenset[str]:
+    text = e.get("FOOTFALL_CONVERSIONS_TRUSTED_ENTRIES")
+    return DEFAULT_TRUSTED_ENTRIES if text is None else parse_entries(text)
 
 
 def _flag(value: str) -> bool:

@@ -26,3 +26,5 @@ SINK_WAIT_TIMEOUTS = Counter(_P + "sink_wait_timeouts", "Resolved before the sin
                              registry=REGISTRY)  # fmt: skip
 ALERTS = Counter(_P + "alerts", "Errors needing a human (credentials, permissions, actions)",
                  ["platform", "reason"], registry=REGISTRY)  # fmt: skip
+REFUSED = Counter(_P + "refused", "Conversion events not uploaded to any platform",
+                  ["reason"], registry=REGISTRY)  # fmt: skip

@@ -1,12 +1,14 @@
 """The uploader loop: filter purchases by header, wait for the sink, resolve, batch, upload.
 
 Per Kafka record: a record whose `ff-event` header is not a configured conversion event is done at
-once (never decoded). A conversion becomes one task per enabled platform; a task ends delivered
-(ledger "ok"), duplicate (ledger or the platform's "already exists"), skipped (nothing to match
-on), or dead-lettered (acked in conversions_dlq). The partition's committed offset never passes the
-lowest record with an unfinished task, so a crash re-reads it, and the ledger makes the re-read
-harmless. Failed requests back off per platform (full jitter, Retry-After as the floor) behind a
-per-platform circuit breaker; a task that keeps failing past the give-up time is dead-lettered.
+once (never decoded); one whose body says it entered in an untrusted way (a public browser key,
+eventschema.entry) is counted as refused and done. A conversion becomes one task per enabled
+platform; a task ends delivered (ledger "ok"), duplicate (ledger or the platform's "already
+exists"), skipped (nothing to match on), or dead-lettered (acked in conversions_dlq). The
+partition's committed offset never passes the lowest record with an unfinished task, so a crash
+re-reads it, and the ledger makes the re-read harmless. Failed requests back off per platform (full
+jitter, Retry-After as the floor) behind a per-platform circuit breaker; a task that keeps failing
+past the give-up time is dead-lettered.
 
 The same loop serves the replay command: its source is conversions_dlq read from the start, each
 record limited to the platform (and reason) it was dead-lettered for.
@@ -26,13 +28,15 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from consumers.conversions import metrics
 from consumers.conversions.breaker import Breaker
-from consumers.conversions.config import ConversionsConfig, event_key
+from consumers.conversions.config import ConversionsConfig
 from consumers.conversions.dead_letters import DeadLetters
 from consumers.conversions.ledger import Ledger, LedgerUnavailable, key
 from consumers.conversions.model import Conversion, Match, from_record
 from consumers.conversions.platforms import Built, Outcome
 from consumers.conversions.resolve import QueryError, Resolver, SinkWatch
 from eventschema import DecodeError, EventCodec
+from eventschema.entry import KAFKA
+from eventschema.event_names import canonical_event_name
 from eventschema.kafka_contract import HEADER_EVENT, consumer_config
 
 log = logging.getLogger(__name__)
@@ -102,6 +106,7 @@ class Summary:
     duplicates: int = 0
     dead: int = 0
     skipped: int = 0
+    refused: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -238,6 +243,8 @@ class Worker:
         except (DecodeError, KeyError, ValueError) as failure:
             self.dead_letters.send(message, "*", "decode_error", str(failure), "")
             return
+        if not self._trusted(record):
+            return
         tasks: dict[str, Task] = {}
         for name in wanted:
             runner = self.runners[name]
@@ -253,10 +260,22 @@ class Worker:
         if not item.done:
             self.items.setdefault(partition, {})[offset] = item
 
+    def _trusted(self, record: dict[str, Any]) -> bool:
+        """Whether the body says a trusted way sent it (records from before Avro v3: kafka)."""
+        entry = record.get("entry") or KAFKA
+        if entry in self.config.trusted_entries:
+            return True
+        metrics.REFUSED.labels("untrusted_entry").inc()
+        self.summary.refused += 1
+        log.warning("refused %s: %r from entry %s is not trusted", record.get("message_id"),
+                    record.get("event"), entry)  # fmt: skip
+        return False
+
     def _platforms_for(self, headers: dict[str, bytes]) -> list[str]:
         if self.replay is None:
             name = (headers.get(HEADER_EVENT) or b"").decode("utf-8", "replace")
-            return list(self.runners) if event_key(name) in self.config.events else []
+            wanted = canonical_event_name(name) in self.config.events
+            return list(self.runners) if wanted else []
         platform = (headers.get("platform") or b"").decode()
         reason = (headers.get("reason") or b"").decode()
         if self.replay.reason and reason != self.replay.reason:
