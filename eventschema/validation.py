@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from eventschema.entry import KAFKA
 from eventschema.model import MESSAGE_TYPES, Event
 
 MAX_EVENT_BYTES = 32 * 1024  # Segment's per-event limit
@@ -19,6 +20,14 @@ MAX_NAME_LENGTH = 512
 # A corrected timestamp further ahead than this is a broken client clock: use receivedAt.
 MAX_FUTURE = timedelta(hours=23)
 MIN_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
+# ClickHouse's DateTime64(3) ends in 2299; later times would be stored wrong or overflow datetime.
+MAX_TIMESTAMP = datetime(2300, 1, 1, tzinfo=UTC)
+# orjson encodes at most 254 nested levels and the pipeline re-encodes events (the Avro record's
+# JSON fields, the quarantine record that wraps an event): a few levels are kept in reserve.
+MAX_DEPTH = 250
+_ORJSON_DEPTH = 254
+_PADDING = _ORJSON_DEPTH - MAX_DEPTH
+TOO_DEEP = "(nested too deep)"
 
 _OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
 _ID_FIELDS = ("anonymousId", "userId", "previousId", "groupId", "messageId")
@@ -43,11 +52,14 @@ def validate_message(
     default_type: str | None = None,
     source: str = "http",
     size_hint: int | None = None,
+    entry: str = KAFKA,
 ) -> Event:
-    """Validate one message. `size_hint` is its encoded JSON size when the caller knows it."""
+    """Validate one message. `size_hint` is its encoded JSON size when the caller knows it;
+    `entry` says how it entered (eventschema.entry)."""
     if not isinstance(message, dict):
         raise ValidationError("invalid_type", "each event must be a JSON object")
-    size = size_hint if size_hint is not None else len(orjson.dumps(message))
+    encoded = _encode_within_depth(message)
+    size = size_hint if size_hint is not None else len(encoded)
     if size > MAX_EVENT_BYTES:
         raise ValidationError(
             "event_too_large", f"event is {size} bytes, the limit is {MAX_EVENT_BYTES}"
@@ -75,6 +87,7 @@ def validate_message(
         original_timestamp=original,
         sent_at=sent_at,
         source=source,
+        entry=entry,
         **objects,
     )
 
@@ -86,7 +99,8 @@ def corrected_timestamp(
     if original is None:
         return received_at
     corrected = received_at - (sent_at - original) if sent_at is not None else original
-    if corrected > received_at + MAX_FUTURE:
+    # A time far ahead or before any stored time means the client's clock is broken.
+    if corrected > received_at + MAX_FUTURE or corrected < MIN_TIMESTAMP:
         return received_at
     return corrected
 
@@ -163,6 +177,46 @@ def _optional_time(message: dict[str, Any], field: str) -> datetime | None:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # Segment reads zone-less times as UTC
+    # Compared before astimezone, which overflows near the years 1 and 9999.
     if parsed < MIN_TIMESTAMP:
         raise ValidationError("invalid_timestamp", f"{field} is before 2000-01-01", field)
+    if parsed >= MAX_TIMESTAMP:
+        raise ValidationError("invalid_timestamp", f"{field} is after 2299-12-31", field)
     return parsed.astimezone(UTC)
+
+
+def _encode_within_depth(message: dict[str, Any]) -> bytes:
+    """The message's JSON; ValidationError when it nests deeper than MAX_DEPTH."""
+    # Wrapped in _PADDING lists, orjson's own limit (checked in C, ~1 µs) becomes MAX_DEPTH.
+    wrapped: Any = message
+    for _ in range(_PADDING):
+        wrapped = [wrapped]
+    try:
+        encoded = orjson.dumps(wrapped)
+    except orjson.JSONEncodeError as error:
+        if "recursion" in str(error).lower():
+            raise ValidationError(
+                "too_deep", f"event nests objects or arrays deeper than {MAX_DEPTH} levels"
+            ) from None
+        # Only Python callers (footfall_sdk) can get here: parsed JSON always encodes.
+        raise ValidationError("invalid_value", f"event is not JSON: {error}") from None
+    return encoded[_PADDING:-_PADDING]
+
+
+def encoded_size(value: Any) -> int | None:
+    """The length of `value`'s JSON; None when it cannot be encoded (validate_message says why)."""
+    try:
+        return len(orjson.dumps(value))
+    except orjson.JSONEncodeError:
+        return None
+
+
+def truncate_depth(value: Any, levels: int = MAX_DEPTH) -> Any:
+    """`value` with what nests deeper than `levels` replaced by TOO_DEEP, so it can be encoded."""
+    if not isinstance(value, dict | list):
+        return value
+    if levels <= 0:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {key: truncate_depth(item, levels - 1) for key, item in value.items()}
+    return [truncate_depth(item, levels - 1) for item in value]

@@ -2,8 +2,7 @@
 
 import logging
 
-import uvicorn
-
+from eventschema import http_serving
 from producer_api.app import create_app
 from producer_api.config import Settings
 
@@ -11,15 +10,14 @@ from producer_api.config import Settings
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
-    uvicorn.run(
+    # Slow-client timeouts, header size and connection limits: see eventschema.http_serving.
+    http_serving.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level="warning",
         access_log=False,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=20,
-        h11_max_incomplete_event_size=16 * 1024,  # headers over 16 KB: closed, not buffered
         # The client IP comes from producer_api.clientip (trusted proxies only); uvicorn must not
         # rewrite the peer address from X-Forwarded-For on its own.
         proxy_headers=False,

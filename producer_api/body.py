@@ -7,20 +7,24 @@ bomb costs at most the limit in memory, never the bomb's full size.
 import zlib
 from collections.abc import AsyncIterator
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from producer_api.errors import ApiError
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # isascii: str.isdigit() is also true for digits int() refuses, like "²"
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return await _read_plain(request.stream(), limit)
-    if encoding in ("gzip", "x-gzip"):
-        return await _read_gzip(request.stream(), limit)
+    try:
+        if encoding in ("", "identity"):
+            return await _read_plain(request.stream(), limit)
+        if encoding in ("gzip", "x-gzip"):
+            return await _read_gzip(request.stream(), limit)
+    except ClientDisconnect:  # gone, or closed by the server's body timeout: not our error
+        raise ApiError(400, "client_disconnected", "the body did not arrive whole") from None
     raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip or none")
 
 

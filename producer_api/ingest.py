@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 
 from eventschema import Event, EventCodec, ValidationError, validate_message
-from eventschema.validation import MAX_EVENT_BYTES
+from eventschema.entry import SERVER_KEY
+from eventschema.event_names import canonical_event_name
+from eventschema.validation import MAX_EVENT_BYTES, encoded_size, truncate_depth
 from producer_api.errors import ApiError
 from producer_api.publisher import OutgoingMessage
 
@@ -61,17 +63,19 @@ def judge(
     body_size: int,
     server_only_events: frozenset[str] = frozenset(),
     source: str = "http",
+    entry: str = SERVER_KEY,
 ) -> IngestResult:
-    """`server_only_events` (casefolded names) are refused: the caller used a browser key.
-    `source` is recorded on each event: "http" for live tracking, "import" for /v1/import."""
+    """`server_only_events` (canonical names, eventschema.event_names) are refused: the caller
+    used a browser key. `source` is recorded on each event: "http" for live tracking, "import"
+    for /v1/import; `entry` says which kind of key sent it (eventschema.entry)."""
     # No event can exceed the per-event limit when the whole body is smaller: skip measuring.
     measure = body_size > MAX_EVENT_BYTES
     result = IngestResult()
     for index, raw in enumerate(messages):
         try:
             message = _with_shared(raw, shared, client_ip)
-            size = len(orjson.dumps(raw)) if measure else 0
-            event = validate_message(message, received_at, default_type, source, size)
+            size = encoded_size(raw) if measure else 0
+            event = validate_message(message, received_at, default_type, source, size, entry)
             _check_allowed(event, server_only_events)
         except ValidationError as error:
             result.rejected.append(Rejection(index, error, raw))
@@ -80,14 +84,9 @@ def judge(
     return result
 
 
-def event_name_key(name: str) -> str:
-    """Case and spacing do not make another event: "order completed " is "Order Completed"."""
-    return " ".join(name.split()).casefold()
-
-
 def _check_allowed(event: Event, server_only: frozenset[str]) -> None:
     name = event.event if event.type == "track" else None
-    if server_only and name and event_name_key(name) in server_only:
+    if server_only and name and canonical_event_name(name) in server_only:
         raise ValidationError(
             SERVER_ONLY_EVENT, f"{name!r} can only be sent with a server key", "event"
         )
@@ -131,5 +130,9 @@ def quarantine_messages(
             "event": rejection.raw,
         }
         headers = [("reason", rejection.error.code.encode()), ("content-type", b"application/json")]
-        out.append(OutgoingMessage(topic, b"", orjson.dumps(record), headers))
+        try:
+            data = orjson.dumps(record)
+        except orjson.JSONEncodeError:  # nested deeper than orjson encodes: keep the outer part
+            data = orjson.dumps({**record, "event": truncate_depth(rejection.raw)})
+        out.append(OutgoingMessage(topic, b"", data, headers))
     return out

@@ -1,0 +1,168 @@
+"""Serve an ASGI app with uvicorn, closing connections of clients that send too slowly.
+
+uvicorn has a keep-alive timeout but none while a request arrives: a client that sends its
+headers a byte at a time (slowloris), or never finishes its body, holds a connection forever.
+`TimedHttpProtocol` adds what Apache's mod_reqtimeout does: the headers must be complete within
+FOOTFALL_HTTP_HEADER_TIMEOUT seconds of the connection (or of the request's first byte on a
+kept-alive connection), and the body within FOOTFALL_HTTP_BODY_TIMEOUT seconds plus one second
+per FOOTFALL_HTTP_BODY_MIN_RATE bytes received, so big uploads at a steady rate still pass.
+Headers over MAX_HEADER_BYTES are refused (httptools itself buffers them without a limit).
+Every server of the project starts through `run`, so all share these limits.
+"""
+
+import os
+import sys
+import time
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEADER_BYTES = 16 * 1024
+# Over this many open connections, uvicorn answers new requests 503 (and closes): enough for
+# real traffic behind a proxy, low enough to stay well inside the file-descriptor limit.
+DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_BACKLOG = 2048
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+class TimedHttpProtocol(HttpToolsProtocol):
+    header_timeout = 10.0
+    body_timeout = 20.0
+    body_min_rate = 1000.0  # bytes per second that extend the body deadline by a second
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._timer: Any = None
+        self._refused = False
+        self._header_bytes = 0  # raw bytes while the headers are incomplete
+        self._header_size = 0  # URL and header lines, as parsed
+        self._body_bytes = 0
+        self._phase = "headers"
+        self._arm(self.header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if self._phase == "headers":
+            self._header_bytes += len(data)
+        super().data_received(data)
+        # Still reading headers after this many bytes: refuse instead of buffering more.
+        if self._phase == "headers" and self._header_bytes > MAX_HEADER_BYTES:
+            self._refuse(b"431 Request Header Fields Too Large")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_size = 0
+        if self._phase != "headers":  # the next request on a kept-alive connection
+            self._phase, self._header_bytes = "headers", 0
+            self._arm(self.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        self._header_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_size += len(name) + len(value) + 4  # ": " and CRLF
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self._header_size > MAX_HEADER_BYTES:  # arrived whole, in one read
+            self._refuse(b"431 Request Header Fields Too Large")
+            return
+        self._phase, self._body_bytes = "body", 0
+        self._body_started = time.monotonic()
+        self._arm(self.body_timeout)
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._refused:  # the rest of a read that held a refused request
+            return
+        self._body_bytes += len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._refused:
+            return
+        self._phase = "done"
+        self._cancel()
+        super().on_message_complete()
+
+    def _arm(self, delay: float) -> None:
+        self._cancel()
+        self._timer = self.loop.call_later(delay, self._expired)
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self._phase == "body":
+            allowed = self.body_timeout + self._body_bytes / self.body_min_rate
+            left = self._body_started + allowed - time.monotonic()
+            if left > 0:  # data came in since the timer was armed: the deadline moved
+                self._timer = self.loop.call_later(left, self._expired)
+                return
+            if self.cycle is not None and self.cycle.response_started:
+                self.transport.close()  # the app answered already: no room for a 408
+                return
+        if self._phase in ("headers", "body"):
+            self._refuse(b"408 Request Timeout")
+
+    def _refuse(self, status: bytes) -> None:
+        self._phase, self._refused = "done", True
+        self._cancel()
+        if not self.transport.is_closing():
+            self.transport.write(
+                b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            self.transport.close()
+
+
+def timed_protocol(
+    header_timeout: float | None = None,
+    body_timeout: float | None = None,
+    body_min_rate: float | None = None,
+) -> type[TimedHttpProtocol]:
+    """The protocol class with these limits (the environment's, or defaults, when None)."""
+    limits = {
+        "header_timeout": header_timeout
+        or _env_float("FOOTFALL_HTTP_HEADER_TIMEOUT", TimedHttpProtocol.header_timeout),
+        "body_timeout": body_timeout
+        or _env_float("FOOTFALL_HTTP_BODY_TIMEOUT", TimedHttpProtocol.body_timeout),
+        "body_min_rate": body_min_rate
+        or _env_float("FOOTFALL_HTTP_BODY_MIN_RATE", TimedHttpProtocol.body_min_rate),
+    }
+    return type("ConfiguredTimedHttpProtocol", (TimedHttpProtocol,), limits)
+
+
+def run(app: Any, host: str, port: int, **options: Any) -> None:
+    """Serve until stopped, with slow-client timeouts, a header size limit and a connection
+    limit; `options` are passed to uvicorn.Config (and may override the limits)."""
+    server = uvicorn.Server(config(app, host, port, **options))
+    server.run()
+    if not server.started:  # e.g. the port is taken: fail like uvicorn.run does
+        sys.exit(3)
+
+
+def config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Config:
+    settings: dict[str, Any] = {
+        "http": timed_protocol(),
+        "limit_concurrency": int(
+            os.environ.get("FOOTFALL_HTTP_MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS
+        ),
+        "backlog": int(os.environ.get("FOOTFALL_HTTP_BACKLOG") or DEFAULT_BACKLOG),
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "log_level": "warning",
+        **options,
+    }
+    return uvicorn.Config(app, host=host, port=port, **settings)
