@@ -2,8 +2,10 @@
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from eventschema.paths import schema_dir
@@ -40,11 +42,85 @@ class Topics:
         return cls.for_prefix(os.environ.get("FOOTFALL_TOPIC_PREFIX", ""))
 
 
-def producer_config(bootstrap: str, delivery_timeout_seconds: float) -> dict[str, Any]:
+class KafkaSecurityError(ValueError):
+    """FOOTFALL_KAFKA_* security settings are incomplete or contradictory. Messages name the
+    variables, never their values (a password must not reach a log)."""
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SCRAM_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256")
+_SSL_FILES = {
+    "FOOTFALL_KAFKA_SSL_CA_LOCATION": "ssl.ca.location",
+    "FOOTFALL_KAFKA_SSL_CERTIFICATE_LOCATION": "ssl.certificate.location",
+    "FOOTFALL_KAFKA_SSL_KEY_LOCATION": "ssl.key.location",
+}
+
+
+def security_config(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """librdkafka SASL/TLS settings from FOOTFALL_KAFKA_* (default: this process's environment).
+    Every Producer, Consumer and AdminClient merges them in, so each process authenticates as
+    the user its own environment names (API, sink and uploader can each have their own)."""
+    env = os.environ if env is None else env
+    protocol = env.get("FOOTFALL_KAFKA_SECURITY_PROTOCOL", "").strip().upper()
+    if protocol and protocol not in SECURITY_PROTOCOLS:
+        raise KafkaSecurityError(
+            f"FOOTFALL_KAFKA_SECURITY_PROTOCOL must be one of {SECURITY_PROTOCOLS}"
+        )
+    conf = {"security.protocol": protocol} if protocol else {}
+    sasl_set = [n for n in env if n.startswith("FOOTFALL_KAFKA_SASL_") and env[n]]
+    if protocol.startswith("SASL_"):
+        conf.update(_sasl(env, protocol))
+    elif sasl_set:  # credentials that would silently not be sent
+        raise KafkaSecurityError(f"{sasl_set[0]} needs FOOTFALL_KAFKA_SECURITY_PROTOCOL=SASL_*")
+    if protocol.endswith("SSL"):
+        conf.update({key: env[name] for name, key in _SSL_FILES.items() if env.get(name)})
+        key_password = _secret(env, "FOOTFALL_KAFKA_SSL_KEY_PASSWORD")
+        if key_password:
+            conf["ssl.key.password"] = key_password
+    return conf
+
+
+def _sasl(env: Mapping[str, str], protocol: str) -> dict[str, str]:
+    mechanism = env.get("FOOTFALL_KAFKA_SASL_MECHANISM", "").strip().upper() or "SCRAM-SHA-512"
+    # PLAIN sends the password itself, so only inside TLS.
+    allowed = (*SCRAM_MECHANISMS, "PLAIN") if protocol == "SASL_SSL" else SCRAM_MECHANISMS
+    if mechanism not in allowed:
+        raise KafkaSecurityError(f"FOOTFALL_KAFKA_SASL_MECHANISM must be one of {allowed}")
+    username = env.get("FOOTFALL_KAFKA_SASL_USERNAME", "")
+    password = _secret(env, "FOOTFALL_KAFKA_SASL_PASSWORD")
+    if not username or not password:
+        raise KafkaSecurityError(
+            f"{protocol} needs FOOTFALL_KAFKA_SASL_USERNAME and FOOTFALL_KAFKA_SASL_PASSWORD"
+            " (or FOOTFALL_KAFKA_SASL_PASSWORD_FILE)"
+        )
+    return {"sasl.mechanism": mechanism, "sasl.username": username, "sasl.password": password}
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """NAME, or the contents of the file NAME_FILE (Docker/Kubernetes secrets); not both."""
+    value, path = env.get(name, ""), env.get(f"{name}_FILE", "")
+    if value and path:
+        raise KafkaSecurityError(f"set {name} or {name}_FILE, not both")
+    if not path:
+        return value
+    try:
+        return Path(path).read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise KafkaSecurityError(f"{name}_FILE cannot be read: {exc.strerror}") from None
+
+
+def client_config(bootstrap: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings every Kafka client needs: where the brokers are and who we are."""
+    return {"bootstrap.servers": bootstrap, **security_config(env)}
+
+
+def producer_config(
+    bootstrap: str, delivery_timeout_seconds: float, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """librdkafka settings every producer of events shares. The partitioner matters most: the
     same key must land on the same partition whichever producer (API, SDK) wrote it."""
     return {
-        "bootstrap.servers": bootstrap,
+        **client_config(bootstrap, env),
         "enable.idempotence": True,  # acks=all and no duplicates from producer retries
         "acks": "all",
         "message.timeout.ms": int(delivery_timeout_seconds * 1000),
@@ -55,12 +131,14 @@ def producer_config(bootstrap: str, delivery_timeout_seconds: float) -> dict[str
     }
 
 
-def consumer_config(bootstrap: str, group_id: str) -> dict[str, Any]:
+def consumer_config(
+    bootstrap: str, group_id: str, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """librdkafka settings every consumer worker shares (reliability.md §3): offsets are stored
     and committed by the worker only after its output is safe; a new group starts from the
     beginning; cooperative rebalances keep the other partitions running."""
     return {
-        "bootstrap.servers": bootstrap,
+        **client_config(bootstrap, env),
         "group.id": group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,

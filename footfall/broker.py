@@ -10,9 +10,12 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
+from eventschema.kafka_contract import client_config
 from footfall import paths
+from footfall.kafka_auth import ADMIN, BrokerAuth
 from footfall.procs import cmdline, pid_alive, read_pid, terminate
 
 READY_LINE = "Kafka Server started"
@@ -93,8 +96,10 @@ class LocalBroker:
         controller_port: int = 9093,
         *,
         lib_dir: Path | None = None,
+        auth: BrokerAuth | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
+        self.auth = auth  # None: a PLAINTEXT listener, no ACLs
         self.port = port
         self.controller_port = controller_port
         self.lib_dir = lib_dir or paths.kafka_lib_dir()
@@ -104,6 +109,11 @@ class LocalBroker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """FOOTFALL_KAFKA_* for a client of this broker: the admin's on a SASL broker."""
+        return self.auth.env(ADMIN) if self.auth else {}
 
     @property
     def log_dir(self) -> Path:
@@ -134,6 +144,8 @@ class LocalBroker:
 
     def write_properties(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.properties_file.touch(mode=0o600)
+        self.properties_file.chmod(0o600)  # may hold the admin password (SASL)
         self.properties_file.write_text(self._properties())
         return self.properties_file
 
@@ -163,6 +175,8 @@ class LocalBroker:
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
         }
+        if self.auth:
+            props.update(self.auth.properties(host, self.port, self.controller_port))
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
     def cluster_id(self) -> str:
@@ -186,6 +200,8 @@ class LocalBroker:
         cmd = [java_executable(), "-Xmx256m", "-cp", f"{self.lib_dir}/*"]
         cmd += [f"-Dlog4j2.configurationFile={tools_log}", "kafka.tools.StorageTool", "format"]
         cmd += ["-t", self.cluster_id(), "-c", str(self.write_properties())]
+        if self.auth:  # SCRAM users are metadata records, written by the format
+            cmd += self.auth.format_args()
         done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if done.returncode != 0:
             raise BrokerError(f"kafka storage format failed:\n{done.stdout}{done.stderr}")
@@ -231,7 +247,7 @@ class LocalBroker:
             now = time.monotonic()
             if now >= next_probe:  # fallback in case the log config changes
                 next_probe = now + 2.0
-                if port_in_use(self.port) and metadata_ok(self.bootstrap):
+                if port_in_use(self.port) and metadata_ok(self.bootstrap, env=self.client_env):
                     return time.monotonic() - started
             if now - started > timeout:
                 raise BrokerError(f"Kafka not ready after {timeout:.0f}s; see {self.server_log}")
@@ -277,11 +293,11 @@ class LocalBroker:
         self.pid_file.unlink(missing_ok=True)
 
 
-def metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
+def metadata_ok(bootstrap: str, timeout: float = 5.0, env: Mapping[str, str] | None = None) -> bool:
     """True when a client metadata request succeeds (a bare TCP accept is not enough)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient({**client_config(bootstrap, env), "log_level": 0})
     try:
         admin.list_topics(timeout=timeout)
     except Exception:  # KafkaException on timeout or transport errors

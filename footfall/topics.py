@@ -1,13 +1,14 @@
 """Create Footfall's topics (auto-creation is off on our brokers); safe to run repeatedly."""
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # the admin stubs do not re-export it
 
-from eventschema.kafka_contract import TopicSpec, topic_specs
+from eventschema.kafka_contract import TopicSpec, client_config, topic_specs
 
 if TYPE_CHECKING:  # private module, so only for the type checker
     from confluent_kafka.admin._metadata import TopicMetadata
@@ -17,10 +18,17 @@ class TopicError(RuntimeError):
     """A topic could not be created or did not appear in time."""
 
 
-def ensure_topics(bootstrap: str, prefix: str = "", timeout: float = 30.0) -> list[str]:
-    """Create the prefix's topics if missing and wait until the broker reports all of them."""
+def ensure_topics(
+    bootstrap: str,
+    prefix: str = "",
+    timeout: float = 30.0,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Create the prefix's topics if missing and wait until the broker reports all of them.
+    `env` holds FOOTFALL_KAFKA_* credentials (default: ours); on a SASL broker, an admin's."""
     specs = topic_specs(prefix)
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap, env))
     futures = admin.create_topics([_new_topic(s) for s in specs], operation_timeout=timeout)
     for name, future in futures.items():
         try:
@@ -62,8 +70,10 @@ def _ready(meta: "TopicMetadata | None", spec: TopicSpec) -> bool:
     return all(p.leader >= 0 for p in meta.partitions.values())
 
 
-def partition_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+def partition_counts(
+    bootstrap: str, names: list[str], env: Mapping[str, str] | None = None
+) -> dict[str, int]:
     """Partition count per existing topic (for status output and tests)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap, env))
     topics = admin.list_topics(timeout=10).topics
     return {n: len(topics[n].partitions) for n in names if n in topics}

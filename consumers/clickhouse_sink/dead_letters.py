@@ -9,6 +9,7 @@ import time
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from consumers.clickhouse_sink import metrics
+from eventschema.kafka_contract import client_config
 
 
 class DeadLetterUnavailable(RuntimeError):
@@ -21,7 +22,7 @@ class DeadLetters:
         self.timeout = timeout
         self._producer = Producer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "enable.idempotence": True,
                 "acks": "all",
                 "message.timeout.ms": int(timeout * 1000),

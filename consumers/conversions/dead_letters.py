@@ -9,6 +9,7 @@ import time
 from confluent_kafka import KafkaError, Message, Producer
 
 from consumers.conversions import metrics
+from eventschema.kafka_contract import client_config
 
 
 class DeadLetterUnavailable(RuntimeError):
@@ -21,7 +22,7 @@ class DeadLetters:
         self.timeout = timeout
         self._producer = Producer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 0,

@@ -21,6 +21,8 @@ import uuid
 import orjson
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
+from eventschema.kafka_contract import client_config
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,7 @@ class Ledger:
         self.entries: dict[str, dict[str, object]] = {}
         self._producer = Producer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 5,
@@ -48,7 +50,7 @@ class Ledger:
         )
         self._tail = Consumer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_config(bootstrap),
                 "group.id": f"ledger-reader-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
