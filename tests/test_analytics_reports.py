@@ -4,6 +4,7 @@ One seeded data set (footfall_analytics.generate) goes straight into a fresh chD
 migrations: out of order, in several inserts, with redelivered duplicates (FINAL must drop them).
 """
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -433,8 +434,17 @@ def test_channel_rules(data: Data) -> None:
         assert got == [(channel,)], (src, med, ref, click)
 
 
-def test_naive_datetimes_are_utc(data: Data) -> None:
-    naive = Period(ALL.start.replace(tzinfo=None), ALL.end.replace(tzinfo=None))
-    assert top(data.client, TopParams(period=naive, limit=5)) == top(
-        data.client, TopParams(period=ALL, limit=5)
-    )
+def test_naive_datetimes_are_utc(data: Data, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The host runs in UTC, so pretend it does not: a naive time read as local time would then
+    # move the period by 9 hours. MID has no padding, so such a shift changes the answer.
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        naive = Period(MID.start.replace(tzinfo=None), MID.end.replace(tzinfo=None))
+        shifted = Period(MID.start - timedelta(hours=9), MID.end - timedelta(hours=9))
+        as_utc = top(data.client, TopParams(period=MID, limit=50))
+        assert top(data.client, TopParams(period=shifted, limit=50)) != as_utc  # can tell
+        assert top(data.client, TopParams(period=naive, limit=50)) == as_utc
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

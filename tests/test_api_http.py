@@ -48,7 +48,7 @@ def test_track_is_acknowledged_and_in_kafka_with_key_and_headers(
     [message] = read_all(kafka_bootstrap, topics.events)
     assert message.key() == b"visitor-1"
     assert header(message, HEADER_EVENT) == b"Signed Up"
-    assert header(message, HEADER_SCHEMA).startswith(b"footfall.Event/v2/")
+    assert header(message, HEADER_SCHEMA).startswith(b"footfall.Event/v3/")
     record = EventCodec().decode(value_of(message))
     assert record["message_id"] == "m-1"
     assert orjson.loads(record["properties"]) == {"plan": "pro"}
@@ -303,10 +303,20 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    client.post("/v1/track", auth=AUTH, json={"event": "m", "userId": "u"})
+    # The counter is process-wide and earlier tests moved it: compare before and after.
+    before = _sample(client.get("/metrics").text, 'footfall_api_events_total{outcome="accepted"}')
+    answer = client.post("/v1/track", auth=AUTH, json={"event": "m", "userId": "u"})
+    assert answer.status_code == 200, answer.text
     metrics = client.get("/metrics").text
-    assert 'footfall_api_events_total{outcome="accepted"}' in metrics
+    assert _sample(metrics, 'footfall_api_events_total{outcome="accepted"}') == before + 1
     assert "footfall_api_request_seconds_bucket" in metrics
+
+
+def _sample(metrics: str, name: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def test_import_route_marks_events_as_imported(

@@ -3,6 +3,7 @@
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ class SendLog:
     acked: set[str] = field(default_factory=set)
     batches: dict[str, tuple[float, float]] = field(default_factory=dict)  # first id -> times
     statuses: list[tuple[float, int, float]] = field(default_factory=list)  # (sent, status, secs)
+    refusals: list[tuple[str, str]] = field(default_factory=list)  # 503s: (code, Retry-After)
 
 
 def _send_until(url: str, stop: threading.Event, log: SendLog) -> None:
@@ -32,7 +34,11 @@ def _send_until(url: str, stop: threading.Event, log: SendLog) -> None:
                                "anonymousId": m[:6]} for m in ids]}  # fmt: skip
             started = time.monotonic()
             try:
-                status = client.post(f"{url}/v1/batch", json=body, auth=(WRITE_KEY, "")).status_code
+                answer = client.post(f"{url}/v1/batch", json=body, auth=(WRITE_KEY, ""))
+                status = answer.status_code
+                if status == 503:
+                    code = str(answer.json().get("code"))
+                    log.refusals.append((code, answer.headers.get("retry-after", "")))
             except httpx.HTTPError:
                 status = -1
             log.statuses.append((started, status, time.monotonic() - started))
@@ -41,6 +47,17 @@ def _send_until(url: str, stop: threading.Event, log: SendLog) -> None:
                 for m in ids:
                     log.batches[m] = (started, time.monotonic())
             time.sleep(0.05)
+
+
+def _count(log: SendLog, status: int, after: float) -> int:
+    return sum(1 for sent, got, _ in list(log.statuses) if sent > after and got == status)
+
+
+def wait_until(condition: Callable[[], bool], failure: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.1)
 
 
 def test_broker_outage_gives_503_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
@@ -56,10 +73,12 @@ def test_broker_outage_gives_503_and_loses_nothing_acknowledged(tmp_path: Path) 
         sink.start()
         sender = threading.Thread(target=_send_until, args=(api.url, stop, log))
         sender.start()
-        time.sleep(3)
+        wait_until(lambda: _count(log, 200, after=0.0) >= 10, "no 200 before the outage")
         down_at = time.monotonic()
         broker.stop()
-        time.sleep(15)
+        # The outage lasts until several requests were answered 503 (not a fixed time).
+        wait_until(lambda: _count(log, 503, after=down_at + 1) >= 3, "no 503 during the outage")
+        ready_while_down = httpx.get(f"{api.url}/readyz", timeout=30).status_code
         up_at = time.monotonic()
         broker.start()
         broker.wait_ready()
@@ -71,12 +90,21 @@ def test_broker_outage_gives_503_and_loses_nothing_acknowledged(tmp_path: Path) 
         stop.set()
         sender.join(60)
 
+        # Requests sent and answered while the broker was down; one that was still waiting when
+        # the broker returned may rightly be acknowledged (200).
         during = [
-            (status, secs) for sent, status, secs in log.statuses if down_at + 1 < sent < up_at
+            (status, secs)
+            for sent, status, secs in log.statuses
+            if down_at + 1 < sent and sent + secs < up_at
         ]
-        assert during, "no request was sent while the broker was down"
-        assert {status for status, _ in during} == {503}
-        assert max(secs for _, secs in during) < DELIVERY_TIMEOUT + 3
+        assert during, "no request was sent and answered while the broker was down"
+        assert all(status == 503 for status, _ in during), during
+        # The documented contract: answered within the delivery timeout + 1 s (a little slack
+        # for a busy 2-core machine), as kafka_unavailable with a Retry-After to honour.
+        assert max(secs for _, secs in during) < DELIVERY_TIMEOUT + 2
+        assert log.refusals and all(code == "kafka_unavailable" for code, _ in log.refusals)
+        assert all(after.isdigit() and int(after) >= 1 for _, after in log.refusals)
+        assert ready_while_down == 503
         statuses = {status for _, status, _ in log.statuses}
         assert statuses <= {200, 503}, statuses
         after = [status for sent, status, _ in log.statuses if sent > up_at]
@@ -85,8 +113,10 @@ def test_broker_outage_gives_503_and_loses_nothing_acknowledged(tmp_path: Path) 
         # Events answered 503 may still have been stored ("possibly persisted"), so a row count
         # says nothing about which ones arrived: wait until the sink consumed the whole topic.
         wait_group_caught_up(broker.bootstrap, f"{prefix}sink", f"{prefix}events")
-        final, distinct, _raw = sink.wait_rows(len(log.acked), timeout=120)
-        assert final == distinct
+        sink.wait_rows(len(log.acked), timeout=120)
+        # No acknowledged event stored twice by the sink or by producer retries (raw rows).
+        raw, distinct = sink.scalar_row("SELECT count(), uniqExact(message_id) FROM events")
+        assert raw == distinct, (raw, distinct)
         stored = sink.query("SELECT message_id FROM events FINAL").text.split()
         missing = log.acked - set(stored)
         when = sorted((log.batches[m][0] - down_at, log.batches[m][1] - down_at) for m in missing)

@@ -14,6 +14,7 @@ import pytest
 from adfakes import FakeGoogleAds, FakeMeta, Fault
 from adfakes.harness import GOOGLE_ACTION, GOOGLE_CID, UploaderProcess, start_fakes
 from eventschema import Event
+from footfall_analytics.server.conversions import conversions_status
 from tests.support.consumed import wait_group_caught_up
 from tests.support.kafka_tools import header, read_all
 from tests.support.sink import Sink, produce
@@ -190,6 +191,12 @@ def test_storms_timeouts_and_sigkill_leave_each_order_exactly_once(
     # the platforms' idempotency (Meta event_id dedup, Google "already in use" = delivered).
     assert meta.state.deduplicated >= 1
     assert any(code == "ORDER_ID_ALREADY_IN_USE" for _o, code in google.state.row_failures)
+    # ...and only they: at most one batch resent per fault that hid an acceptance (Meta: the
+    # hang and two kills, batches of 7; Google: the hang, the drop and two kills, batches of 9).
+    # Without the ledger every uncommitted delivered order would be sent again.
+    assert meta.state.deduplicated <= 3 * 7, meta.state.deduplicated
+    resent = [o for o, code in google.state.row_failures if code == "ORDER_ID_ALREADY_IN_USE"]
+    assert len(resent) <= 4 * 9, resent
     assert "footfall_conversions_oldest_pending_seconds 0.0" in text
 
 
@@ -312,3 +319,70 @@ def test_dry_run_logs_the_payloads_and_sends_nothing(
     text = log.read_text()
     assert f"{run}-dry" in text and f"GD-{run}" in text  # the exact payloads, order and gclid
     assert meta.requests == 0 and google.requests == 0
+
+
+def metric_sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_the_ledger_keeps_a_second_reader_from_sending_any_order_again(
+    kafka_bootstrap: str, topic_prefix: str, sink: Sink, tmp_path: Path,
+    fakes: tuple[FakeMeta, FakeGoogleAds],
+) -> None:  # fmt: skip
+    """The platforms deduplicate on their own (Meta by event_id, Google "already in use"), so
+    only the fakes' request counters and the ledger's own metric show the ledger at work: a
+    second consumer group re-reads every purchase and must send nothing."""
+    meta, google = fakes
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:6]
+    orders = [f"{run}-{i}" for i in range(6)]
+    events: list[Event] = []
+    for order in orders:
+        anon = f"l-{order}"
+        events += [visit(anon, now - timedelta(hours=1), f"GL-{order}", f"FL-{order}"),
+                   purchase(order, now - timedelta(minutes=5), anonymous_id=anon)]  # fmt: skip
+    produce(kafka_bootstrap, f"{topic_prefix}events", events)
+    first = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, meta, google)
+    first.start()
+    try:
+        wait_group_caught_up(kafka_bootstrap, f"{topic_prefix}conversions",
+                             f"{topic_prefix}events")  # fmt: skip
+        # The dashboard's panel reads the uploader's own metrics: what it really did.
+        status = conversions_status(f"http://127.0.0.1:{first.port}")
+    finally:
+        first.stop()
+    assert status["configured"] is True
+    panel = {p["platform"]: p for p in status["platforms"]}
+    for platform in ("meta", "google"):
+        got = panel[platform]
+        assert (got["seen"], got["uploaded"], got["dead_lettered"]) == (6, 6, 0), got
+        assert got["breaker"] == "closed"
+    assert sorted(meta.order_ids()) == sorted(google.order_ids()) == sorted(orders)
+    sent = (meta.requests, google.requests)
+    ledger = read_all(kafka_bootstrap, f"{topic_prefix}conversions_ledger")
+    recorded = sorted(m.key() or b"" for m in ledger)
+    assert len(recorded) == 2 * len(orders)  # one "ok" per order and platform
+
+    again_dir = tmp_path / "again"
+    again_dir.mkdir()
+    second = uploader(kafka_bootstrap, topic_prefix, sink, again_dir, meta, google,
+                      FOOTFALL_CONVERSIONS_GROUP=f"{topic_prefix}conversions-again",
+                      FOOTFALL_CONVERSIONS_INSTANCE_ID=f"{topic_prefix}again")  # fmt: skip
+    second.start()
+    try:
+        wait_group_caught_up(kafka_bootstrap, f"{topic_prefix}conversions-again",
+                             f"{topic_prefix}events")  # fmt: skip
+        text = second.metrics()
+    finally:
+        second.stop()
+    assert (meta.requests, google.requests) == sent  # nothing reached a platform again
+    for platform in ("meta", "google"):
+        name = f'footfall_conversions_duplicates_total{{platform="{platform}",where="ledger"}}'
+        assert metric_sample(text, name) == len(orders), (platform, text)
+    assert meta.state.deduplicated == 0
+    assert not google.state.row_failures
+    after = read_all(kafka_bootstrap, f"{topic_prefix}conversions_ledger")
+    assert sorted(m.key() or b"" for m in after) == recorded  # no new ledger records

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka.admin import AdminClient
 
 from footfall.broker import LocalBroker, find_free_ports, metadata_ok
 from footfall.paths import repo_root
@@ -47,6 +48,11 @@ def consume_one(bootstrap: str, topic: str, timeout: float = 30.0) -> Message:
         consumer.close()
 
 
+def broker_topics(bootstrap: str, prefix: str) -> list[str]:
+    listed = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    return sorted(name for name in listed if name.startswith(prefix))
+
+
 def test_broker_answers_metadata_requests(kafka_bootstrap: str) -> None:
     assert metadata_ok(kafka_bootstrap)
 
@@ -55,10 +61,13 @@ def test_ensure_topics_creates_the_contract_topics_and_is_idempotent(kafka_boots
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     expected = expected_partitions(prefix)
 
-    created = ensure_topics(kafka_bootstrap, prefix)
-    again = ensure_topics(kafka_bootstrap, prefix)
+    assert broker_topics(kafka_bootstrap, prefix) == []
+    ensure_topics(kafka_bootstrap, prefix)
+    created = broker_topics(kafka_bootstrap, prefix)  # what the broker has, not what was asked
+    ensure_topics(kafka_bootstrap, prefix)  # a second run finds them and changes nothing
+    again = broker_topics(kafka_bootstrap, prefix)
 
-    assert sorted(created) == sorted(expected) == sorted(again)
+    assert created == sorted(expected) == again
     assert sorted(expected) == [
         f"{prefix}conversions_dlq",
         f"{prefix}conversions_ledger",

@@ -210,7 +210,9 @@ def test_shutdown_delivers_what_is_queued(api: ApiServer, sink: Sink) -> None:
 
 
 def test_a_full_queue_drops_and_counts_or_blocks(api: ApiServer, sink: Sink) -> None:
-    proxy = FrontProxy(api.url, [], delay=0.3)  # a slow API: the queue backs up
+    # A slow API (2 s a request): the 12 calls below all happen while the first one is in
+    # flight, so at most the queue (3) plus what the worker holds can be accepted.
+    proxy = FrontProxy(api.url, [], delay=2.0)
     dropping = Client(WRITE_KEY, proxy.url, max_queue_size=3, batch_size=1, register_atexit=False)
     queued = [dropping.track("Busy", {"i": i}, anonymous_id="d") for i in range(12)]
     assert queued.count(False) == dropping.stats.dropped >= 7

@@ -1,5 +1,6 @@
 """The shared validation rules: required fields per type, ids, timestamps and clock skew."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -130,3 +131,45 @@ def test_a_route_refuses_a_message_of_another_type() -> None:
     with pytest.raises(ValidationError) as raised:
         validate_message({"type": "identify", "userId": "u"}, NOW, default_type="track")
     assert raised.value.code == "invalid_value"
+
+
+def test_original_timestamp_wins_over_timestamp() -> None:
+    # Segment's SDKs send both; originalTimestamp is the client's own clock reading.
+    event = validate_message(
+        {
+            "type": "track", "event": "x", "userId": "u",
+            "timestamp": "2026-11-27T08:00:00Z",
+            "originalTimestamp": "2026-11-27T11:00:00Z",
+            "sentAt": "2026-11-27T11:00:05Z",
+        },
+        NOW,
+    )  # fmt: skip
+    assert event.original_timestamp == datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+    assert event.timestamp == NOW - timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "kept"),
+    [(timedelta(hours=22, minutes=59), True), (timedelta(hours=23, minutes=1), False)],
+)
+def test_the_23_hour_rule_for_times_ahead_of_the_server(ahead: timedelta, kept: bool) -> None:
+    at = NOW + ahead
+    event = validate_message(
+        {"type": "track", "event": "x", "userId": "u", "timestamp": at.isoformat()}, NOW
+    )
+    assert event.timestamp == (at if kept else NOW)
+    assert event.original_timestamp == at  # the client's reading is kept either way
+
+
+def test_zone_less_times_are_utc_on_a_host_that_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        event = validate_message(
+            {"type": "track", "event": "x", "userId": "u", "timestamp": "2026-11-27T10:00:00"},
+            NOW,
+        )
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert event.timestamp == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
