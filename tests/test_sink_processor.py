@@ -16,7 +16,7 @@ from clickhouse_connect.driver.client import Client
 from consumers.clickhouse_sink import migrations
 from consumers.clickhouse_sink.avro_block import columns, container
 from consumers.clickhouse_sink.config import REPO_ROOT
-from consumers.clickhouse_sink.processor import COLUMNS, RowRejected, check
+from consumers.clickhouse_sink.processor import COLUMNS, MAX_TIME, MIN_TIME, RowRejected, check
 from consumers.clickhouse_sink.writer import EventWriter, connect, ensure_database
 from eventschema import EventCodec
 from eventschema.schemas import event_schemas
@@ -149,5 +149,25 @@ def test_rejected_records_name_a_reason(overrides: dict[str, Any], reason: str) 
     assert caught.value.reason == reason
 
 
-def test_valid_record_passes_the_check() -> None:
-    check(record())
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"timestamp": MIN_TIME, "received_at": MIN_TIME},  # the edges of DateTime64(3)
+        {"timestamp": MAX_TIME, "original_timestamp": MAX_TIME, "sent_at": MAX_TIME},
+        {"properties": '{"a": {"b": [1, {"c": null}]}}', "entry": "browser_key"},
+        {"entry": "csv_import", "source": "csv"},
+    ],
+)
+def test_records_the_check_passes_are_stored_as_sent(
+    client: Client, overrides: dict[str, Any]
+) -> None:
+    """What the check lets through must insert (a too-lax check would block a whole batch)
+    and keep its values (a too-strict one would dead-letter good events)."""
+    check(record(**overrides))
+    row = row_of(client, **overrides)
+    for name, value in overrides.items():
+        if isinstance(value, datetime):
+            assert row[name].replace(tzinfo=UTC) == value, name
+        else:
+            assert row[name] == value, name
