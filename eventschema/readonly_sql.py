@@ -10,6 +10,7 @@ it must show a read statement with no output file, no SETTINGS and only harmless
 The caller then executes exactly the text it checked.
 """
 
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -198,3 +199,13 @@ class ClientExplainer:
             fmt="TabSeparatedRaw",
         )
         return body.decode("utf-8", "replace").splitlines()
+
+
+def reset_session(client: Any) -> None:
+    """chDB keeps the output a failed query had written (e.g. the header before
+    TIMEOUT_EXCEEDED) and prepends it to the session's next result: absorb it after a failure, so
+    the next query (its read-only check first) does not read it as its own."""
+    try:
+        client.raw_query("SELECT 1", fmt="TabSeparatedRaw")
+    except Exception as error:  # the session itself is broken: the next query will say so
+        logging.getLogger(__name__).warning("could not reset a read session: %s", error)

@@ -33,7 +33,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from consumers.clickhouse_sink import metrics
 from eventschema.read_access import AllowedHosts, ReadKeys, presented_key
-from eventschema.readonly_sql import ClientExplainer, ReadOnlyRefused, check_read_only
+from eventschema.readonly_sql import (
+    ClientExplainer,
+    ReadOnlyRefused,
+    check_read_only,
+    reset_session,
+)
 
 log = logging.getLogger(__name__)
 MAX_QUERY_BYTES = 1_000_000
@@ -119,18 +124,8 @@ class QueryService:
                     sql, parameters=parameters or None, settings=settings or None, fmt=fmt
                 )
             except Exception:
-                _drain(client)
+                reset_session(client)
                 raise
-
-
-def _drain(client: Client) -> None:
-    """chDB keeps the output a failed query had written (e.g. the header before
-    TIMEOUT_EXCEEDED) and prepends it to the session's next result: absorb it here, so the next
-    query (its read-only check first) does not read it as its own."""
-    try:
-        client.raw_query("SELECT 1", fmt="TabSeparatedRaw")
-    except Exception as error:  # the session itself is broken: the next query will say so
-        log.warning("could not reset a read session after a failed query: %s", error)
 
 
 class _Server(ThreadingHTTPServer):

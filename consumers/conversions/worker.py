@@ -361,8 +361,10 @@ class Worker:
         oldest = min(task.ready_at for _, task in ready)
         if len(ready) < platform.batch_size and now - oldest < self.config.batch_seconds:
             return
-        if not runner.breaker.allow(now):
-            metrics.BREAKER.labels(platform.name).set(runner.breaker.state)
+        allowed = runner.breaker.allow(now)
+        # Also when allowed: 1 (half-open) while the probe request runs.
+        metrics.BREAKER.labels(platform.name).set(runner.breaker.state)
+        if not allowed:
             return
         batch: list[tuple[Item, Task]] = []
         keys: set[str] = set()

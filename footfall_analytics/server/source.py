@@ -18,7 +18,7 @@ from typing import Any, cast
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from eventschema.readonly_sql import ClientExplainer, check_read_only, read_limits
+from eventschema.readonly_sql import ClientExplainer, check_read_only, read_limits, reset_session
 from footfall_analytics.remote import QueryResult, SinkQueryClient
 
 
@@ -34,7 +34,13 @@ class ReadOnlyClient:
     def query(self, query: str, parameters: Any = None, **_: Any) -> QueryResult:
         with self._lock:
             check_read_only(ClientExplainer(self.inner, parameters, self.settings), query)
-            result = self.inner.query(query, parameters=parameters, settings=self.settings or None)
+            try:
+                result = self.inner.query(
+                    query, parameters=parameters, settings=self.settings or None
+                )
+            except Exception:
+                reset_session(self.inner)
+                raise
             names = tuple(result.column_names)
             types = tuple(getattr(t, "name", str(t)) for t in result.column_types)
             return QueryResult(names, types, [tuple(r) for r in result.result_rows])
