@@ -40,6 +40,7 @@ def main() -> None:
         lambda: time.monotonic() - loop.last_iteration < STALL_SECONDS,
         config.read_keys,
         config.allowed_hosts,
+        request_deadline=config.http_request_deadline,
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -30,6 +30,8 @@ class SinkConfig:
     read_keys: ReadKeys = field(default_factory=lambda: ReadKeys(()))
     allowed_hosts: AllowedHosts = field(default_factory=AllowedHosts.from_env)
     query_concurrency: int = 4
+    # Seconds a client has to send its whole request (slowloris guard).
+    http_request_deadline: float = 10.0
 
     @classmethod
     def from_env(cls) -> "SinkConfig":
@@ -44,6 +46,7 @@ class SinkConfig:
             database=env.get("FOOTFALL_CLICKHOUSE_DATABASE", "footfall"),
             http_host=env.get("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1"),
             http_port=int(env.get("FOOTFALL_SINK_HTTP_PORT", "8124")),
+            http_request_deadline=float(env.get("FOOTFALL_SINK_HTTP_DEADLINE") or 10.0),
             batch_size=int(env.get("FOOTFALL_SINK_BATCH_SIZE", "10000")),
             batch_seconds=float(env.get("FOOTFALL_SINK_BATCH_SECONDS", "1.0")),
             migrations_dir=Path(

@@ -14,9 +14,11 @@ SQL names them `{name:Type}` and ClickHouse parses each value as that type, so a
 becomes SQL.
 """
 
+import contextlib
 import logging
 import queue
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,7 +50,10 @@ _PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:")
 MAX_PARAMS = 1000
 RETRY_AFTER_SECONDS = 1
 SOCKET_TIMEOUT = 10.0  # a client that stalls sending or reading is cut off
-MAX_CONNECTIONS = 64
+# The whole request (headers and body) must arrive within this: a per-read timeout alone lets a
+# client that sends a byte every few seconds (slowloris) hold its thread forever.
+REQUEST_DEADLINE = 10.0
+MAX_CONNECTIONS = 1000  # one thread each; the deadline frees the slots slow clients take
 LISTEN_BACKLOG = 128
 
 
@@ -140,6 +145,7 @@ class _Server(ThreadingHTTPServer):
     ) -> None:
         super().__init__(address, handler)
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.deadlines = Deadlines()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):  # over the cap: close rather than pile up
@@ -158,6 +164,36 @@ class _Server(ThreadingHTTPServer):
             self._slots.release()
 
 
+class Deadlines:
+    """Connections still sending their request, and when each must have finished. One reaper
+    thread shuts down the late ones (which wakes their handler's blocked read with EOF)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[Any, float] = {}
+        self._lock = threading.Lock()
+        threading.Thread(target=self._reap, name="sink-http-reaper", daemon=True).start()
+
+    def start(self, connection: Any, seconds: float) -> None:
+        with self._lock:
+            self._pending[connection] = time.monotonic() + seconds
+
+    def done(self, connection: Any) -> None:
+        with self._lock:
+            self._pending.pop(connection, None)
+
+    def _reap(self) -> None:
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            with self._lock:
+                late = [c for c, deadline in self._pending.items() if deadline < now]
+                for connection in late:
+                    del self._pending[connection]
+            for connection in late:
+                with contextlib.suppress(OSError):  # already closed by its handler
+                    connection.shutdown(socket.SHUT_RDWR)
+
+
 def serve(
     host: str,
     port: int,
@@ -167,6 +203,7 @@ def serve(
     hosts: AllowedHosts,
     socket_timeout: float = SOCKET_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
+    request_deadline: float = REQUEST_DEADLINE,
 ) -> ThreadingHTTPServer:
     """Start the server on a daemon thread and return it (call .shutdown() to stop)."""
     attrs = {
@@ -175,6 +212,7 @@ def serve(
         "keys": keys,
         "hosts": hosts,
         "timeout": socket_timeout,  # StreamRequestHandler sets it on each connection's socket
+        "request_deadline": request_deadline,
     }
     handler = type("Handler", (_Handler,), attrs)
     server = _Server((host, port), handler, max_connections)
@@ -189,8 +227,20 @@ class _Handler(BaseHTTPRequestHandler):
     keys: ReadKeys
     hosts: AllowedHosts
     timeout = SOCKET_TIMEOUT
+    request_deadline = REQUEST_DEADLINE
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.deadlines.start(self.connection, self.request_deadline)
+
+    def finish(self) -> None:
+        self.server.deadlines.done(self.connection)
+        super().finish()
 
     def do_GET(self) -> None:
+        self.server.deadlines.done(self.connection)
+
         path = urlsplit(self.path).path
         if path == "/healthz":
             ok = self.healthy()
@@ -217,6 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, b"need a SQL body (<= 1 MB) and a format name\n", "text/plain")
             return
         sql = self.rfile.read(length).decode("utf-8", "replace")
+        self.server.deadlines.done(self.connection)  # the request is in: the query may take long
         parameters = query_parameters(query, sql)
         started = time.monotonic()
         try:
