@@ -6,41 +6,22 @@ and the same durability (idempotent, acks=all): a consumer cannot tell which way
 except by `source` and `entry`, both "kafka".
 """
 
-import threading
-import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Producer
 
 from eventschema import Event, EventCodec, validate_message
 from eventschema.kafka_contract import Topics, producer_config
+from eventschema.kafka_delivery import DeliveryFailed, OutgoingMessage, produce_and_wait
 from footfall_sdk.calls import TrackingCalls
 from footfall_sdk.messages import stamp
 
 
 class DeliveryError(Exception):
     """Kafka did not acknowledge every event: none of them may be assumed stored."""
-
-
-class _Reports:
-    """Delivery reports for one send: done when every produced message has reported."""
-
-    def __init__(self) -> None:
-        self.pending = 0
-        self.errors: list[str] = []
-        self.done = threading.Event()
-        self._lock = threading.Lock()
-
-    def on_delivery(self, error: KafkaError | None, _message: Message) -> None:
-        with self._lock:
-            if error is not None:
-                self.errors.append(str(error))
-            self.pending -= 1
-            if self.pending == 0:
-                self.done.set()
 
 
 class KafkaEventProducer(TrackingCalls[None]):
@@ -86,45 +67,17 @@ class KafkaEventProducer(TrackingCalls[None]):
         self.send(message)
 
     def _produce(self, events: list[Event]) -> None:
-        if not events:
-            return
-        reports = _Reports()
-        reports.pending = len(events)
         label = self._codec.writer.label
-        for index, event in enumerate(events):
-            value = self._codec.encode(event.to_record())
-            headers = cast(list[tuple[str, str | bytes | None]], event.headers(label))
-            if not self._produce_one(event.key, value, headers, reports):
-                self._producer.flush(self._timeout)  # let the ones already queued report
-                raise DeliveryError(f"local queue full after {index} of {len(events)} events")
-        deadline = time.monotonic() + self._timeout
-        while not reports.done.is_set():
-            # poll() serves delivery callbacks; any thread's poll serves everyone's reports.
-            self._producer.poll(0.05)
-            if time.monotonic() > deadline:
-                raise DeliveryError("Kafka did not acknowledge in time")
-        if reports.errors:
-            count, first = len(reports.errors), reports.errors[0]
-            raise DeliveryError(f"Kafka refused {count} event(s): {first}")
-
-    def _produce_one(
-        self,
-        key: bytes,
-        value: bytes,
-        headers: list[tuple[str, str | bytes | None]],
-        reports: _Reports,
-    ) -> bool:
-        for _ in range(100):  # BufferError: the local queue is full; give it time to drain
-            try:
-                self._producer.produce(
-                    self.topic, value, key, headers=headers, on_delivery=reports.on_delivery
-                )
-                return True
-            except BufferError:
-                self._producer.poll(0.1)
-            except KafkaException as error:
-                raise DeliveryError(str(error)) from error
-        return False
+        messages = [
+            OutgoingMessage(
+                self.topic, event.key, self._codec.encode(event.to_record()), event.headers(label)
+            )
+            for event in events
+        ]
+        try:
+            produce_and_wait(self._producer, messages, self._timeout)
+        except DeliveryFailed as failure:
+            raise DeliveryError(str(failure)) from failure
 
     def close(self, timeout: float = 30.0) -> int:
         """Deliver anything still queued; returns how many messages were left undelivered."""

@@ -8,21 +8,15 @@ arrives, so the event loop never blocks and never calls flush().
 import asyncio
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaException, Producer
 
 from eventschema.kafka_contract import producer_config as shared_producer_config
+from eventschema.kafka_delivery import Acknowledgements, OutgoingMessage
 from producer_api.metrics import KAFKA_DELIVERY_FAILURES
 
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    topic: str
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
+__all__ = ["OutgoingMessage", "PublishError", "Publisher", "producer_config"]
 
 
 class PublishError(Exception):
@@ -41,36 +35,24 @@ def producer_config(
 
 
 class _Acknowledgements:
-    """Counts delivery reports of one request; resolves its future on the last one."""
+    """The shared report counting (eventschema.kafka_delivery), resolving a future on the
+    event loop when the last report of a request arrived."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, expected: int) -> None:
-        self._loop = loop
-        self._pending = expected
-        self._errors: list[str] = []
-        self._lock = threading.Lock()
         self.future: asyncio.Future[list[str]] = loop.create_future()
-
-    def on_delivery(self, error: KafkaError | None, _message: Message) -> None:
-        with self._lock:
-            if error is not None:
-                self._errors.append(str(error))
-            self._pending -= 1
-            done = self._pending == 0
-        if done:
-            self._loop.call_soon_threadsafe(self._resolve)
+        self._loop = loop
+        self._counts = Acknowledgements(expected, self._settled)
+        self.on_delivery = self._counts.on_delivery
 
     def cancel_unsent(self, count: int) -> None:
-        """Messages that never entered the queue will have no report: stop waiting for them."""
-        with self._lock:
-            self._pending -= count
-            self._errors.append("local queue full")
-            done = self._pending == 0
-        if done:
-            self._resolve()
+        self._counts.cancel_unsent(count, "local queue full")
+
+    def _settled(self) -> None:
+        self._loop.call_soon_threadsafe(self._resolve)
 
     def _resolve(self) -> None:
         if not self.future.done():
-            self.future.set_result(self._errors)
+            self.future.set_result(self._counts.errors)
 
 
 class Publisher:
@@ -95,7 +77,7 @@ class Publisher:
                     message.topic,
                     value=message.value,
                     key=message.key,
-                    headers=cast(list[tuple[str, str | bytes | None]], message.headers),
+                    headers=list(message.headers),
                     on_delivery=acks.on_delivery,
                 )
             except (BufferError, KafkaException) as error:

@@ -6,10 +6,11 @@ event again through the same ledger. A dead letter counts only once the broker a
 
 import time
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Message, Producer
 
 from consumers.conversions import metrics
 from eventschema.kafka_contract import client_config
+from eventschema.kafka_delivery import DeliveryFailed, OutgoingMessage, produce_and_wait
 
 
 class DeadLetterUnavailable(RuntimeError):
@@ -33,18 +34,17 @@ class DeadLetters:
     def send(
         self, message: Message, platform: str, reason: str, detail: str, order_id: str
     ) -> None:
-        outcome: list[KafkaError | None] = []
         headers = dict(message.headers() or [])
         original = (
             headers.get("original_topic") or (message.topic() or "").encode(),
             headers.get("original_partition") or str(message.partition()).encode(),
             headers.get("original_offset") or str(message.offset()).encode(),
         )
-        self._producer.produce(
+        letter = OutgoingMessage(
             self.topic,
-            value=message.value(),
-            key=message.key(),
-            headers=[
+            message.key(),
+            message.value(),
+            [
                 ("ff-event", headers.get("ff-event") or b""),
                 ("ff-type", headers.get("ff-type") or b""),
                 ("original_topic", original[0]),
@@ -56,13 +56,11 @@ class DeadLetters:
                 ("order_id", order_id.encode()),
                 ("ts", str(int(time.time() * 1000)).encode()),
             ],
-            on_delivery=lambda error, _msg: outcome.append(error),
         )
-        deadline = time.monotonic() + self.timeout + 1
-        while not outcome and time.monotonic() < deadline:
-            self._producer.poll(0.05)
-        if not outcome or outcome[0] is not None:
-            raise DeadLetterUnavailable(f"dead letter not acked: {outcome or 'timeout'}")
+        try:
+            produce_and_wait(self._producer, [letter], self.timeout + 1)
+        except DeliveryFailed as failure:
+            raise DeadLetterUnavailable(f"dead letter not acked: {failure}") from failure
         metrics.DEAD_LETTERED.labels(platform, reason).inc()
 
     def close(self) -> None:

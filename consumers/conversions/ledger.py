@@ -22,6 +22,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from eventschema.kafka_contract import client_config
+from eventschema.kafka_delivery import DeliveryFailed, OutgoingMessage, produce_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +109,15 @@ class Ledger:
 
     def record(self, names: dict[str, dict[str, object]]) -> None:
         """Write entries and wait for every ack; raise LedgerUnavailable otherwise."""
-        errors: list[KafkaError | None] = []
-        for name, entry in names.items():
-            value = orjson.dumps({**entry, "at": int(time.time() * 1000)})
-            self._producer.produce(self.topic, value, name.encode(),
-                                   on_delivery=lambda e, _m: errors.append(e))  # fmt: skip
-        deadline = time.monotonic() + self.timeout + 1
-        while len(errors) < len(names) and time.monotonic() < deadline:
-            self._producer.poll(0.05)
-        if len(errors) < len(names) or any(e is not None for e in errors):
-            raise LedgerUnavailable(f"ledger write not acked: {errors}")
+        at = int(time.time() * 1000)
+        writes = [
+            OutgoingMessage(self.topic, name.encode(), orjson.dumps({**entry, "at": at}))
+            for name, entry in names.items()
+        ]
+        try:
+            produce_and_wait(self._producer, writes, self.timeout + 1)
+        except DeliveryFailed as failure:
+            raise LedgerUnavailable(f"ledger write not acked: {failure}") from failure
         for name, entry in names.items():
             self.entries[name] = entry
 
