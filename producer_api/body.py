@@ -1,7 +1,10 @@
 """Read a request body within the size limit, inflating gzip as a stream.
 
-The limit applies to the inflated bytes and inflation stops as soon as it is passed, so a gzip
-bomb costs at most the limit in memory, never the bomb's full size.
+The limit applies to the inflated bytes (and to the bytes on the wire) and inflation stops as
+soon as it is passed, so a gzip bomb costs at most the limit in memory, never the bomb's full
+size. A gzip body must be exactly one gzip stream: data after its end is refused, not ignored.
+Both the tracking routes (`read_body`, whole body) and the CSV import (`body_stream`, piece by
+piece) read through `body_stream`.
 """
 
 import zlib
@@ -11,60 +14,67 @@ from starlette.requests import ClientDisconnect, Request
 
 from producer_api.errors import ApiError
 
+PIECE_BYTES = 1024 * 1024  # most inflated bytes produced at once, whatever the limit
+
 
 async def read_body(request: Request, limit: int) -> bytes:
+    return b"".join([piece async for piece in body_stream(request, limit)])
+
+
+async def body_stream(
+    request: Request, limit: int, what: str = "request body"
+) -> AsyncIterator[bytes]:
+    """The body's bytes, inflated if Content-Encoding is gzip, in pieces of at most
+    PIECE_BYTES; ApiError 413 as soon as more than `limit` bytes came or were inflated, 400 for
+    bad, truncated or trailing gzip data, 415 for another encoding. `what` names the body in
+    the 413 message."""
     declared = request.headers.get("content-length")
     # isascii: str.isdigit() is also true for digits int() refuses, like "²"
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise _too_large(what, limit)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    try:
-        if encoding in ("", "identity"):
-            return await _read_plain(request.stream(), limit)
-        if encoding in ("gzip", "x-gzip"):
-            return await _read_gzip(request.stream(), limit)
-    except ClientDisconnect:  # gone, or closed by the server's body timeout: not our error
-        raise ApiError(400, "client_disconnected", "the body did not arrive whole") from None
-    raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip or none")
-
-
-async def _read_plain(chunks: AsyncIterator[bytes], limit: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-async def _read_gzip(chunks: AsyncIterator[bytes], limit: int) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16+: expect a gzip header
-    parts: list[bytes] = []
-    size = 0
+    if encoding in ("", "identity"):
+        inflater = None
+    elif encoding in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16+: expect a gzip header
+    else:
+        raise ApiError(
+            415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip or none"
+        )
     raw_size = 0
+    size = 0
     try:
-        async for chunk in chunks:
+        async for chunk in request.stream():
             raw_size += len(chunk)
             if raw_size > limit:
-                raise _too_large(limit)
+                raise _too_large(what, limit)
             data = chunk
             while data:
-                out = inflater.decompress(data, limit - size + 1)
-                size += len(out)
+                if inflater is None:
+                    piece, data = data, b""
+                else:
+                    piece, data = _inflate(inflater, data, min(PIECE_BYTES, limit - size + 1))
+                size += len(piece)
                 if size > limit:
-                    raise _too_large(limit)
-                parts.append(out)
-                data = inflater.unconsumed_tail
-            if inflater.eof and inflater.unused_data:
-                raise ApiError(400, "invalid_gzip", "data after the end of the gzip stream")
+                    raise _too_large(what, limit)
+                if piece:
+                    yield piece
+    except ClientDisconnect:  # gone, or closed by the server's body timeout: not our error
+        raise ApiError(400, "client_disconnected", "the body did not arrive whole") from None
+    if inflater is not None and not inflater.eof:
+        raise ApiError(400, "invalid_gzip", "gzip stream is truncated")
+
+
+def _inflate(inflater: "zlib._Decompress", data: bytes, max_length: int) -> tuple[bytes, bytes]:
+    """At most `max_length` inflated bytes of `data`, and the input still to inflate."""
+    try:
+        piece = inflater.decompress(data, max_length)
     except zlib.error as error:
         raise ApiError(400, "invalid_gzip", f"body is not valid gzip: {error}") from None
-    if not inflater.eof:
-        raise ApiError(400, "invalid_gzip", "gzip stream is truncated")
-    return b"".join(parts)
+    if inflater.eof and inflater.unused_data:
+        raise ApiError(400, "invalid_gzip", "data after the end of the gzip stream")
+    return piece, inflater.unconsumed_tail
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "payload_too_large", f"request body over {limit} bytes (after gzip)")
+def _too_large(what: str, limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"{what} over {limit} bytes (after gzip)")

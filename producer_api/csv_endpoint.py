@@ -11,8 +11,6 @@ far bigger than tracking requests; memory stays at one chunk whatever the size.
 import logging
 import os
 import time
-import zlib
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +23,7 @@ from csv_import.rows import Converted, RowError
 from csv_import.stream import CsvStream
 from eventschema import Event
 from eventschema.entry import CSV_IMPORT
+from producer_api.body import body_stream
 from producer_api.errors import ApiError
 from producer_api.ingest import event_messages
 from producer_api.keys import authenticate
@@ -73,7 +72,7 @@ async def _import(request: Request) -> tuple[int, dict[str, Any], dict[str, str]
     report = _Report()
     pending: list[Event] = []
     try:
-        async for chunk in _body(request, max_csv_bytes()):
+        async for chunk in body_stream(request, max_csv_bytes(), "CSV body"):
             pending += report.add(stream.feed(chunk))
             if len(pending) >= PUBLISH_EVERY:
                 await _publish(request, pending)
@@ -127,39 +126,3 @@ async def _publish(request: Request, events: list[Event]) -> None:
         message = f"{error}; send the file again (rows already imported are not doubled)"
         raise ApiError(503, "kafka_unavailable", message, retry) from None
     EVENTS.labels("accepted").inc(len(events))
-
-
-async def _body(request: Request, limit: int) -> AsyncIterator[bytes]:
-    """The body's chunks (inflated if gzip), stopping with 413 as soon as `limit` is passed."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("", "identity", "gzip", "x-gzip"):
-        raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r}: use gzip")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding.endswith("gzip") else None
-    size = 0
-    async for chunk in request.stream():
-        for data in _inflate(inflater, chunk) if inflater else (chunk,):
-            size += len(data)
-            if size > limit:
-                raise _too_large(limit)
-            if data:
-                yield data
-    if inflater is not None and not inflater.eof:
-        raise ApiError(400, "invalid_gzip", "gzip stream is truncated")
-
-
-def _inflate(inflater: "zlib._Decompress", chunk: bytes) -> Iterator[bytes]:
-    # Bounded pieces: a small gzip chunk can inflate to gigabytes (a "zip bomb").
-    data = chunk
-    try:
-        while data:
-            yield inflater.decompress(data, 1024 * 1024)
-            data = inflater.unconsumed_tail
-    except zlib.error as error:
-        raise ApiError(400, "invalid_gzip", f"body is not valid gzip: {error}") from None
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "payload_too_large", f"CSV body over {limit} bytes (after gzip)")

@@ -299,6 +299,50 @@ def test_bad_input_gets_its_status_and_nothing_reaches_kafka(
     assert end_offsets(kafka_bootstrap, topics.events) == before
 
 
+CSV_MAPPING = orjson.dumps(
+    {"event": "Visit", "user_id_column": "user", "timestamp_column": "at", "timezone": "UTC"}
+).decode()
+TRAILING_DATA_CASES = [
+    pytest.param(
+        "/v1/batch", {}, b'{"batch":[{"type":"track","event":"t","userId":"u"}]}', id="batch"
+    ),
+    pytest.param(
+        "/v1/import/csv",
+        {"mapping": CSV_MAPPING},
+        b"at,user\n2024-03-31 01:30:00,u1\n",
+        id="csv",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "params", "body"), TRAILING_DATA_CASES)
+@pytest.mark.parametrize(
+    "trailing", [b"garbage", gzip.compress(b"a second member")], ids=["garbage", "second-member"]
+)
+def test_data_after_the_gzip_stream_is_refused(
+    client: TestClient,
+    kafka_bootstrap: str,
+    topics: Topics,
+    path: str,
+    params: dict[str, str],
+    body: bytes,
+    trailing: bytes,
+) -> None:
+    before = end_offsets(kafka_bootstrap, topics.events)
+    headers = {"content-encoding": "gzip"}
+    refused = client.post(
+        path, auth=AUTH, params=params, headers=headers, content=gzip.compress(body) + trailing
+    )
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_gzip"), refused.text
+    assert "after the end of the gzip stream" in refused.json()["message"]
+    assert end_offsets(kafka_bootstrap, topics.events) == before
+    # The same body without the trailing data is accepted: the refusal is the trailing data's.
+    accepted = client.post(
+        path, auth=AUTH, params=params, headers=headers, content=gzip.compress(body)
+    )
+    assert accepted.status_code == 200, accepted.text
+
+
 def test_health_readiness_and_metrics(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
