@@ -1,8 +1,9 @@
 """Who is behind a purchase: identity links, click ids, fbc/fbp and identify traits.
 
 Reads ClickHouse through the sink's read-only POST /query (chDB is held by the sink process) or
-through a ClickHouse server DSN. The SQL takes no user input except string literals, which are
-escaped by `lit` (the sink's /query has no bound parameters).
+through a ClickHouse server DSN. Ids and times are bound parameters (`{name:Type}` in the SQL,
+bound by ClickHouse; over the sink's /query they travel as `param_<name>` in the URL, as
+footfall_analytics.remote.SinkQueryClient sends them): no value is ever pasted into SQL text.
 
 Before resolving, `SinkWatch` waits (with a bound) until the sink's consumer group has committed
 at least the `events` end offsets observed when the purchase was read: then everything produced
@@ -13,11 +14,13 @@ uploaded without its click merely because the sink lags.
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
 import orjson
+from clickhouse_connect.driver.binding import format_bind_value
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumers.conversions.model import EMAIL_KEYS, PHONE_KEYS, Conversion, Match
@@ -33,7 +36,9 @@ class QueryError(RuntimeError):
 
 
 class Querier(Protocol):
-    def rows(self, sql: str) -> list[dict[str, Any]]: ...
+    def rows(
+        self, sql: str, parameters: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
 
 
 class SinkQuerier:
@@ -45,11 +50,12 @@ class SinkQuerier:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(timeout=timeout, headers=headers)
 
-    def rows(self, sql: str) -> list[dict[str, Any]]:
+    def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        params = {"format": "JSONEachRow"}
+        for name, value in (parameters or {}).items():
+            params[f"param_{name}"] = format_bind_value(value, UTC)  # ClickHouse's text form
         try:
-            response = self._client.post(
-                self.url, params={"format": "JSONEachRow"}, content=sql.encode()
-            )
+            response = self._client.post(self.url, params=params, content=sql.encode())
         except httpx.HTTPError as error:
             raise QueryError(f"sink query failed: {error}") from error
         if response.status_code != 200:
@@ -65,28 +71,21 @@ class DsnQuerier:
 
         self._client = clickhouse_connect.get_client(dsn=dsn, database=database)
 
-    def rows(self, sql: str) -> list[dict[str, Any]]:
+    def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
-            result = self._client.query(sql)
+            result = self._client.query(sql, parameters=dict(parameters or {}))
         except Exception as error:  # driver errors of several kinds
             raise QueryError(str(error)) from error
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
 
-def lit(value: str) -> str:
-    """A ClickHouse string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _in(values: list[str]) -> str:
-    return ", ".join(lit(v) for v in values)
-
-
-def _person(anons: list[str], users: list[str]) -> str:
-    """Events of these ids; an empty list must not match the empty id of other visitors."""
-    parts = [f"anonymous_id IN ({_in(anons)})"] if anons else []
-    parts += [f"user_id IN ({_in(users)})"] if users else []
-    return "(" + " OR ".join(parts) + ")"
+def _person(anons: list[str], users: list[str]) -> tuple[str, dict[str, Any]]:
+    """Events of these ids, and the parameters to bind; an empty list must not match the empty
+    id of other visitors, so it is left out of the condition."""
+    parts = ["anonymous_id IN {anons:Array(String)}"] if anons else []
+    parts += ["user_id IN {users:Array(String)}"] if users else []
+    parameters = {name: ids for name, ids in (("anons", anons), ("users", users)) if ids}
+    return "(" + " OR ".join(parts) + ")", parameters
 
 
 class Resolver:
@@ -99,7 +98,8 @@ class Resolver:
         anons = [conversion.anonymous_id] if conversion.anonymous_id else []
         if anons:
             mapped = self.querier.rows(
-                f"SELECT user_id FROM identity_map WHERE anonymous_id IN ({_in(anons)})"
+                "SELECT user_id FROM identity_map WHERE anonymous_id IN {anons:Array(String)}",
+                {"anons": anons},
             )
             users += [
                 str(r["user_id"]) for r in mapped if r["user_id"] and r["user_id"] not in users
@@ -107,7 +107,8 @@ class Resolver:
         if users:
             linked = self.querier.rows(
                 "SELECT DISTINCT anonymous_id FROM identity_links "
-                f"WHERE user_id IN ({_in(users)}) LIMIT {MAX_ROWS}"
+                f"WHERE user_id IN {{users:Array(String)}} LIMIT {MAX_ROWS}",
+                {"users": users},
             )
             anons += [str(r["anonymous_id"]) for r in linked if r["anonymous_id"] not in anons]
         match = Match(person_user_ids=users)
@@ -115,14 +116,16 @@ class Resolver:
             return match
         at_ms = int(conversion.at.timestamp() * 1000)
         since_ms = at_ms - int(self.click_window.total_seconds() * 1000)
+        person, parameters = _person(anons, users)
         rows = self.querier.rows(
             "SELECT toUnixTimestamp64Milli(timestamp) AS ms, type, gclid, gbraid, wbraid, fbclid, "
             "JSONExtractString(context, 'fbc') AS fbc, JSONExtractString(context, 'fbp') AS fbp, "
             "traits, JSONExtractString(context, 'traits') AS ctx_traits, ip, user_agent, page_url "
             "FROM events FINAL "
-            f"WHERE {_person(anons, users)} "
-            f"AND timestamp >= fromUnixTimestamp64Milli(toInt64({since_ms}), 'UTC') "
-            f"ORDER BY timestamp DESC LIMIT {MAX_ROWS}"
+            f"WHERE {person} "
+            "AND timestamp >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC') "
+            f"ORDER BY timestamp DESC LIMIT {MAX_ROWS}",
+            {**parameters, "since_ms": since_ms},
         )
         _fill(match, rows, at_ms)
         return match
