@@ -24,11 +24,14 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-COLUMNS = (
+from eventschema.stored_columns import CLICK_ID_COLUMNS, KAFKA_COLUMNS, UTM_COLUMNS
+
+# The stored columns (eventschema.stored_columns) the generator fills, in the order of its rows;
+# the table's DEFAULTs fill the rest.
+COLUMNS: tuple[str, ...] = (
     "message_id", "type", "event", "anonymous_id", "user_id", "previous_id", "timestamp",
-    "received_at", "page_url", "page_path", "page_referrer", "utm_source", "utm_medium",
-    "utm_campaign", "utm_term", "utm_content", "gclid", "gbraid", "wbraid", "fbclid", "msclkid",
-    "ttclid", "properties", "source", "kafka_topic", "kafka_partition", "kafka_offset",
+    "received_at", "page_url", "page_path", "page_referrer", *UTM_COLUMNS, *CLICK_ID_COLUMNS,
+    "properties", "source", *KAFKA_COLUMNS,
 )  # fmt: skip
 SITE = "https://shop.example"
 SECTIONS = ("cameras", "lenses", "blog", "support")
@@ -131,7 +134,7 @@ class Generator:
         c = camp or CAMPAIGNS[-1]
         query = "&".join(f"{k}={v}" for k, v in (("utm_source", c.utm_source),
             ("utm_medium", c.utm_medium), ("utm_campaign", c.utm_campaign)) if v)  # fmt: skip
-        click = {"gclid": "", "gbraid": "", "wbraid": "", "fbclid": "", "msclkid": "", "ttclid": ""}
+        click = dict.fromkeys(CLICK_ID_COLUMNS, "")
         if c.click_id:
             click[c.click_id[0]] = f"{c.click_id[1]}{self.seq}"
         url = f"{SITE}{path}" + (f"?{query}" if query else "") if path else ""
@@ -146,8 +149,7 @@ class Generator:
             c.utm_source))  # fmt: skip
         return [mid, type_, event, anon, user, previous, at, at, url, path,
                 c.referrer if camp else referrer, c.utm_source, c.utm_medium, c.utm_campaign,
-                "", "", click["gclid"], click["gbraid"], click["wbraid"], click["fbclid"],
-                click["msclkid"], click["ttclid"], json.dumps(props), source, "", 0, 0]  # fmt: skip
+                "", "", *click.values(), json.dumps(props), source, "", 0, 0]  # fmt: skip
 
     def person(self, n: int) -> Iterator[list[object]]:
         """All rows of person n (a normal visitor; registered with some probability)."""

@@ -4,11 +4,12 @@ identifiers come only from FIELDS. Nothing from a caller is ever pasted into SQL
 import re
 from datetime import UTC, datetime, timedelta
 
+from eventschema.stored_columns import CLICK_ID_COLUMNS, UTM_COLUMNS
 from footfall_analytics.errors import BadParameter
 from footfall_analytics.params import Filter, Period, Scalar
 
-CLICK_IDS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid")
-UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+CLICK_IDS = CLICK_ID_COLUMNS
+UTM = UTM_COLUMNS
 # The rules of 0002 (footfall_channel, footfall_is_touch, footfall_ref_host) and the section are
 # stored per event at insert by migration 0004 (MATERIALIZED columns): computing them at query
 # time dominated the reports.
@@ -36,12 +37,12 @@ _EVENT_NAME_MAX = 200
 _VALUE_MAX = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# The columns the reports read, selected from events FINAL inside the time filter.
-_COLUMNS = (
+# The columns the reports read, selected from events FINAL inside the time filter: a subset of
+# eventschema.stored_columns plus columns later migrations derive from them (ff_*).
+REPORT_COLUMNS: tuple[str, ...] = (
     "message_id", "type", "event", "anonymous_id", "user_id", "timestamp", "page_url", "page_path",
-    "page_referrer", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "properties", "source",
-    "library_name", "ff_channel", "ff_is_touch", "ff_ref_host", "ff_section", "ff_revenue",
+    "page_referrer", *UTM, *CLICK_IDS, "properties", "source", "library_name",
+    "ff_channel", "ff_is_touch", "ff_ref_host", "ff_section", "ff_revenue",
 )  # fmt: skip
 # What every resolved row needs: its time and its person's keys.
 _ALWAYS = ("timestamp", "ff_anon_key", "ff_user_key")
@@ -188,7 +189,7 @@ def resolved_events(binder: Binder, start: datetime, end: datetime, uses: str = 
     only the columns named there are selected (with FINAL, ClickHouse reads every column the
     subquery selects), and person_id (two id strings per row) only when named. A column left out
     by mistake fails loudly (unknown identifier). Empty: every report column and person_id."""
-    wanted = [c for c in _COLUMNS if not uses or re.search(rf"\b{c}\b", uses)]
+    wanted = [c for c in REPORT_COLUMNS if not uses or re.search(rf"\b{c}\b", uses)]
     person_id = ""
     if not uses or re.search(r"\bperson_id\b", uses):
         wanted += ["anonymous_id", "user_id"]

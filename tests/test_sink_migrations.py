@@ -6,6 +6,9 @@ from consumers.clickhouse_sink import migrations
 from consumers.clickhouse_sink.config import REPO_ROOT
 from consumers.clickhouse_sink.processor import COLUMNS
 from consumers.clickhouse_sink.writer import connect, ensure_database
+from eventschema.stored_columns import STORED_COLUMNS
+from footfall_analytics.generate import COLUMNS as GENERATED_COLUMNS
+from footfall_analytics.sql import REPORT_COLUMNS
 
 FOLDER = REPO_ROOT / "deploy/clickhouse/migrations"
 
@@ -24,6 +27,10 @@ def test_migrations_apply_once_and_create_the_events_table(tmp_path: Path) -> No
                              "AND table = 'events' ORDER BY position").result_rows  # fmt: skip
     names = [row[0] for row in described]
     assert set(COLUMNS) <= set(names) and "inserted_at" in names
+    # The subsets readers use are columns of the table too (the reports add derived ff_* ones),
+    # and the generator writes only stored columns.
+    assert set(REPORT_COLUMNS) <= set(names)
+    assert set(GENERATED_COLUMNS) <= set(STORED_COLUMNS) and COLUMNS == STORED_COLUMNS
     tables = client.query("SELECT engine, sorting_key, partition_key FROM system.tables "
                           "WHERE database = 'footfall' AND name = 'events'")  # fmt: skip
     engine = tables.result_rows

@@ -18,17 +18,9 @@ from typing import Any
 import orjson
 
 from eventschema.entry import ENTRIES, KAFKA
+from eventschema.stored_columns import STORED_COLUMNS
 
-COLUMNS: tuple[str, ...] = (
-    "message_id", "type", "event", "name", "anonymous_id", "user_id", "previous_id", "group_id",
-    "timestamp", "original_timestamp", "sent_at", "received_at",
-    "page_url", "page_path", "page_referrer", "page_title",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid",
-    "user_agent", "ip", "library_name", "library_version",
-    "properties", "traits", "context", "integrations", "source", "entry",
-    "kafka_topic", "kafka_partition", "kafka_offset",
-)  # fmt: skip
+COLUMNS: tuple[str, ...] = STORED_COLUMNS  # the one list, in eventschema; kept importable here
 JSON_FIELDS = ("properties", "traits", "context", "integrations")
 # DateTime64(3) holds 1900-01-01 .. 2299-12-31; outside that an insert would fail for the batch.
 MIN_TIME = datetime(1900, 1, 2, tzinfo=UTC)
