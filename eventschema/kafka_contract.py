@@ -10,6 +10,10 @@ from typing import Any
 
 from eventschema.paths import schema_dir
 
+# FOOTFALL_KAFKA_BOOTSTRAP's default in every process: the broker `footfall up` runs locally.
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_BOOTSTRAP = f"127.0.0.1:{DEFAULT_KAFKA_PORT}"
+
 # Headers let a consumer filter on the event name without decoding the Avro body.
 HEADER_EVENT = "ff-event"
 HEADER_TYPE = "ff-type"

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from eventschema.kafka_contract import client_config
+from eventschema.kafka_contract import DEFAULT_KAFKA_PORT, client_config
 from footfall import paths
 from footfall.kafka_auth import ADMIN, BrokerAuth
 from footfall.procs import cmdline, pid_alive, read_pid, terminate
@@ -92,7 +92,7 @@ class LocalBroker:
     def __init__(
         self,
         data_dir: Path,
-        port: int = 9092,
+        port: int = DEFAULT_KAFKA_PORT,
         controller_port: int = 9093,
         *,
         lib_dir: Path | None = None,

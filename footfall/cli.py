@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import httpx
 
+from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, DEFAULT_KAFKA_PORT
 from eventschema.read_key_file import read_key
 from footfall import runstate
 from footfall.broker import BrokerError, LocalBroker
@@ -136,7 +137,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
     """Create the topics on any broker (docker-compose runs this once before the services)."""
     from footfall.topics import ensure_topics
 
-    bootstrap = os.environ.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    bootstrap = os.environ.get("FOOTFALL_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
     prefix = os.environ.get("FOOTFALL_TOPIC_PREFIX", "")
     try:
         names = ensure_topics(bootstrap, prefix, timeout=args.timeout)
@@ -151,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="footfall", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run Kafka, the API and the sink in the foreground")
-    up.add_argument("--kafka-port", type=int, default=9092)
+    up.add_argument("--kafka-port", type=int, default=DEFAULT_KAFKA_PORT)
     up.add_argument("--controller-port", type=int, default=9093)
     up.add_argument("--kafka-sasl", action="store_true", help="Kafka with SCRAM logins and ACLs")
     up.set_defaults(func=cmd_up)

@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventschema.kafka_contract import DEFAULT_KAFKA_PORT
 from footfall import paths
 
 DEMO_BROWSER_KEY = "pk_demo"  # public: shipped in the demo's pages, allowed for its origin only
@@ -31,7 +32,9 @@ class RunConfig:
     kafka_sasl: bool = False  # `up --kafka-sasl`: SCRAM logins and ACLs (footfall.kafka_local)
 
     @classmethod
-    def from_env(cls, kafka_port: int = 9092, controller_port: int = 9093) -> "RunConfig":
+    def from_env(
+        cls, kafka_port: int = DEFAULT_KAFKA_PORT, controller_port: int = 9093
+    ) -> "RunConfig":
         return cls(
             data_dir=paths.data_dir(),
             kafka_port=kafka_port,

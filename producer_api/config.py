@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eventschema.event_names import DEFAULT_CONVERSION_EVENTS, conversion_event_names
-from eventschema.kafka_contract import Topics
+from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
 from producer_api.clientip import IPNetwork, parse_networks
 from producer_api.ratelimit import Rate
 
@@ -43,7 +43,7 @@ class Settings:
         env = os.environ
         keys = {key.strip() for key in env.get("FOOTFALL_WRITE_KEYS", "dev-write-key").split(",")}
         return cls(
-            kafka_bootstrap=env.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            kafka_bootstrap=env.get("FOOTFALL_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
             topics=Topics.from_env(),
             write_keys=frozenset(key for key in keys if key),
             host=env.get("FOOTFALL_API_HOST", "127.0.0.1"),

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eventschema.kafka_contract import Topics
+from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
 from eventschema.read_access import AllowedHosts, ReadKeys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -39,7 +39,7 @@ class SinkConfig:
         data_dir = Path(env.get("FOOTFALL_DATA_DIR", str(REPO_ROOT / ".footfall")))
         dsn = env.get("FOOTFALL_CLICKHOUSE_DSN", f"chdb://{data_dir / 'clickhouse'}")
         return cls(
-            bootstrap=env.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            bootstrap=env.get("FOOTFALL_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
             topics=Topics.from_env(),
             group_id=env.get("FOOTFALL_SINK_GROUP", "footfall-clickhouse-sink"),
             clickhouse_dsn=dsn,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from eventschema.entry import DEFAULT_TRUSTED_ENTRIES, parse_entries
 from eventschema.event_names import conversion_event_names, conversion_events
-from eventschema.kafka_contract import Topics
+from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -113,7 +113,7 @@ class ConversionsConfig:
         sink_host = "127.0.0.1" if sink_host in ("0.0.0.0", "", "::") else sink_host
         sink_port = e.get("FOOTFALL_SINK_HTTP_PORT", "8124")
         return cls(
-            bootstrap=e.get("FOOTFALL_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            bootstrap=e.get("FOOTFALL_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
             topics=Topics.for_prefix(prefix),
             dlq_topic=f"{prefix}conversions_dlq",
             ledger_topic=f"{prefix}conversions_ledger",
