@@ -22,10 +22,10 @@ WORKDIR /app
 # Dependencies first, from pyproject.toml alone, so code edits do not re-download wheels:
 # empty package stubs let pip resolve and install the project's dependencies.
 COPY pyproject.toml ./
-RUN for p in eventschema producer_api consumers footfall footfall_sdk csv_import footfall_analytics demo; do mkdir -p $p && touch $p/__init__.py; done \
+RUN for p in eventschema producer_api consumers footfall footfall_sdk csv_import footfall_analytics; do mkdir -p $p && touch $p/__init__.py; done \
  && pip install . \
  && pip uninstall -y footfall \
- && rm -rf eventschema producer_api consumers footfall footfall_sdk csv_import footfall_analytics demo build *.egg-info
+ && rm -rf eventschema producer_api consumers footfall footfall_sdk csv_import footfall_analytics build *.egg-info
 
 # The code and the data files it finds relative to the repo layout (schemas, ClickHouse migrations).
 COPY avro/ avro/
@@ -37,7 +37,7 @@ COPY footfall/ footfall/
 COPY footfall_sdk/ footfall_sdk/
 COPY csv_import/ csv_import/
 COPY footfall_analytics/ footfall_analytics/
-COPY demo/ demo/
+# Not the demo shop, the test fakes or the benchmarks: they are not part of the server.
 COPY --from=tracker /tracker/dist/ tracker/dist/
 # Editable, so modules resolve avro/ and deploy/ beside them exactly as in a checkout.
 RUN pip install --no-deps -e . \

@@ -1,4 +1,6 @@
-"""Where the schema data lives (the top-level `avro/` folder, overridable for packaged installs)."""
+"""Where the schema data lives: FOOTFALL_SCHEMA_DIR if set; else `eventschema/avro/` when this is
+an installed SDK wheel (sdk/pyproject.toml ships the schemas there); else the checkout's
+top-level `avro/` folder."""
 
 import os
 from pathlib import Path
@@ -8,4 +10,8 @@ def schema_dir() -> Path:
     override = os.environ.get("FOOTFALL_SCHEMA_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "avro"
+    here = Path(__file__).resolve().parent
+    packaged = here / "avro"
+    if (packaged / "topics.json").is_file():
+        return packaged
+    return here.parent / "avro"
