@@ -4,11 +4,7 @@ tools that read through the sink's /query (the CLI, the analytics server, conver
 import os
 from pathlib import Path
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".footfall"
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("FOOTFALL_DATA_DIR") or DEFAULT_DATA_DIR)
+from eventschema.paths import data_dir
 
 
 def local_read_key(directory: Path | None = None) -> str | None:

@@ -1,17 +1,15 @@
 """Where the runner keeps things: the repository, project-local data and the Kafka jars."""
 
-import os
 from pathlib import Path
+
+from eventschema import paths
 
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def data_dir() -> Path:
-    """FOOTFALL_DATA_DIR, or <repo>/.footfall; always absolute (the broker needs absolute paths)."""
-    override = os.environ.get("FOOTFALL_DATA_DIR")
-    return Path(override).resolve() if override else repo_root() / ".footfall"
+data_dir = paths.data_dir  # one definition, in the contract
 
 
 def kafka_lib_dir() -> Path:

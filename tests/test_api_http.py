@@ -12,6 +12,7 @@ from eventschema.kafka_contract import HEADER_EVENT, HEADER_SCHEMA, Topics
 from producer_api.app import create_app
 from tests.support.api import api_settings
 from tests.support.kafka_tools import end_offsets, header, read_all, value_of
+from tests.support.metrics import sample
 
 KEY = "test-write-key"
 AUTH = (KEY, "")
@@ -348,19 +349,12 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     # The counter is process-wide and earlier tests moved it: compare before and after.
-    before = _sample(client.get("/metrics").text, 'footfall_api_events_total{outcome="accepted"}')
+    before = sample(client.get("/metrics").text, 'footfall_api_events_total{outcome="accepted"}')
     answer = client.post("/v1/track", auth=AUTH, json={"event": "m", "userId": "u"})
     assert answer.status_code == 200, answer.text
     metrics = client.get("/metrics").text
-    assert _sample(metrics, 'footfall_api_events_total{outcome="accepted"}') == before + 1
+    assert sample(metrics, 'footfall_api_events_total{outcome="accepted"}') == before + 1
     assert "footfall_api_request_seconds_bucket" in metrics
-
-
-def _sample(metrics: str, name: str) -> float:
-    for line in metrics.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return 0.0
 
 
 def test_import_route_marks_events_as_imported(

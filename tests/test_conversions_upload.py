@@ -17,6 +17,7 @@ from eventschema import Event
 from footfall_analytics.server.conversions import conversions_status
 from tests.support.consumed import wait_group_caught_up
 from tests.support.kafka_tools import header, read_all
+from tests.support.metrics import sample
 from tests.support.sink import Sink, produce
 
 ACTION = f"customers/{GOOGLE_CID}/conversionActions/{GOOGLE_ACTION}"
@@ -321,13 +322,6 @@ def test_dry_run_logs_the_payloads_and_sends_nothing(
     assert meta.requests == 0 and google.requests == 0
 
 
-def metric_sample(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return 0.0
-
-
 def test_the_ledger_keeps_a_second_reader_from_sending_any_order_again(
     kafka_bootstrap: str, topic_prefix: str, sink: Sink, tmp_path: Path,
     fakes: tuple[FakeMeta, FakeGoogleAds],
@@ -381,7 +375,7 @@ def test_the_ledger_keeps_a_second_reader_from_sending_any_order_again(
     assert (meta.requests, google.requests) == sent  # nothing reached a platform again
     for platform in ("meta", "google"):
         name = f'footfall_conversions_duplicates_total{{platform="{platform}",where="ledger"}}'
-        assert metric_sample(text, name) == len(orders), (platform, text)
+        assert sample(text, name) == len(orders), (platform, text)
     assert meta.state.deduplicated == 0
     assert not google.state.row_failures
     after = read_all(kafka_bootstrap, f"{topic_prefix}conversions_ledger")

@@ -5,7 +5,6 @@ _GIVE_UP_SECONDS (dead letter `retries_exhausted`), and the wait for the sink be
 (footfall_conversions_sink_wait_seconds, _sink_wait_timeouts). Real broker, sink (chDB) and
 uploader subprocess; only Meta is a fake (adfakes), scripted with faults."""
 
-import re
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from adfakes.harness import META_PIXEL, META_TOKEN, UploaderProcess
 from eventschema import Event
 from tests.support.consumed import wait_group_caught_up
 from tests.support.kafka_tools import header, read_all
+from tests.support.metrics import sample
 from tests.support.sink import Sink, produce
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
@@ -72,9 +72,7 @@ def purchase_with_visit(order: str) -> tuple[list[Event], str]:
 
 
 def metric(worker: UploaderProcess, name: str, labels: str = "") -> float:
-    pattern = rf"^footfall_conversions_{name}{re.escape(labels)} (\S+)$"
-    found = re.search(pattern, worker.metrics(), re.M)
-    return float(found.group(1)) if found else 0.0
+    return sample(worker.metrics(), f"footfall_conversions_{name}{labels}")
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -125,7 +123,7 @@ def test_the_breaker_opens_after_n_failures_probes_once_per_reset_and_closes_on_
     gauge: list[tuple[float, float]] = []  # (time, breaker_state) sampled all along
     stop = threading.Event()
 
-    def sample() -> None:
+    def watch_gauge() -> None:
         while not stop.is_set():
             try:
                 value = metric(worker, "breaker_state", '{platform="meta"}')
@@ -135,7 +133,7 @@ def test_the_breaker_opens_after_n_failures_probes_once_per_reset_and_closes_on_
             time.sleep(0.05)
 
     worker.start()
-    sampler = threading.Thread(target=sample)
+    sampler = threading.Thread(target=watch_gauge)
     sampler.start()
     try:
         wait_for(lambda: bool(meta.events()), 60, "the upload after the breaker closed")

@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 from eventschema import Event, EventCodec
 from tests.support.consumed import wait_group_caught_up
 from tests.support.kafka_tools import read_all
+from tests.support.metrics import sample
 from tests.support.sink import REPO, Sink, headers, make_events
 
 FAULTY, HEALTHY = 0, 1  # partitions of the events topic
@@ -68,8 +69,7 @@ def failed_tokens(log: Path) -> list[str]:
 
 def insert_failures(sink: Sink) -> float:
     text = httpx.get(f"{sink.url}/metrics", timeout=10).text
-    found = re.search(r"^footfall_sink_insert_failures_total (\S+)$", text, re.M)
-    return float(found.group(1)) if found else 0.0
+    return sample(text, "footfall_sink_insert_failures_total")
 
 
 def group_members(bootstrap: str, group: str) -> tuple[str, list[tuple[str, list[int]]]]:

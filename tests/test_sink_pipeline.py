@@ -17,6 +17,7 @@ from eventschema.kafka_contract import Topics
 from footfall.topics import ensure_topics
 from tests.support.consumed import wait_group_caught_up
 from tests.support.kafka_tools import read_all
+from tests.support.metrics import sample
 from tests.support.sink import Sink, make_events, produce, produce_raw
 
 
@@ -197,11 +198,7 @@ def produce_slowly(sink: Sink, topic: str, total: int, chunk: int) -> None:
 
 
 def metric(sink: Sink, name: str) -> float:
-    """One unlabelled sample from the sink's /metrics (0 when absent)."""
-    for line in httpx.get(f"{sink.url}/metrics", timeout=10).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return 0.0
+    return sample(httpx.get(f"{sink.url}/metrics", timeout=10).text, name)
 
 
 def wait_metric_at_least(sink: Sink, name: str, value: float, timeout: float) -> float:

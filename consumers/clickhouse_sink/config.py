@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventschema import paths
 from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
 from eventschema.read_access import AllowedHosts, ReadKeys
 
@@ -36,7 +37,7 @@ class SinkConfig:
     @classmethod
     def from_env(cls) -> "SinkConfig":
         env = os.environ
-        data_dir = Path(env.get("FOOTFALL_DATA_DIR", str(REPO_ROOT / ".footfall")))
+        data_dir = paths.data_dir(env)
         dsn = env.get("FOOTFALL_CLICKHOUSE_DSN", f"chdb://{data_dir / 'clickhouse'}")
         return cls(
             bootstrap=env.get("FOOTFALL_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),

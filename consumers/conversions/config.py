@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventschema import paths
 from eventschema.entry import DEFAULT_TRUSTED_ENTRIES, parse_entries
 from eventschema.event_names import conversion_event_names, conversion_events
 from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
@@ -108,7 +109,7 @@ class ConversionsConfig:
     def from_env(cls, env: dict[str, str] | None = None) -> "ConversionsConfig":
         e = dict(os.environ if env is None else env)
         prefix = e.get("FOOTFALL_TOPIC_PREFIX", "")
-        data_dir = Path(e.get("FOOTFALL_DATA_DIR", str(REPO_ROOT / ".footfall")))
+        data_dir = paths.data_dir(e)
         sink_host = e.get("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1")
         sink_host = "127.0.0.1" if sink_host in ("0.0.0.0", "", "::") else sink_host
         sink_port = e.get("FOOTFALL_SINK_HTTP_PORT", "8124")
