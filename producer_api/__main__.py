@@ -9,7 +9,10 @@ from producer_api.config import Settings
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:  # a bad FOOTFALL_* value: say which, and do not start
+        raise SystemExit(f"producer_api: {error}") from None
     # Slow-client timeouts, header size and connection limits: see eventschema.http_serving.
     http_serving.run(
         create_app(settings),

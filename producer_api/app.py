@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -15,27 +15,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from eventschema import EventCodec
-from eventschema.entry import BROWSER_KEY, CSV_IMPORT, SERVER_KEY
-from eventschema.event_names import conversion_events
-from producer_api.auth import header_key
-from producer_api.body import read_body
-from producer_api.clientip import ClientIpResolver
+from eventschema.entry import CSV_IMPORT
+from producer_api.body import read_json
 from producer_api.config import Settings
 from producer_api.cors import add_cors_headers, preflight
 from producer_api.csv_endpoint import import_csv
 from producer_api.errors import ApiError
 from producer_api.ingest import (
     SERVER_ONLY_EVENT,
+    IngestResult,
+    Rejection,
+    RequestContext,
     batch_messages,
     event_messages,
     judge,
     quarantine_messages,
 )
-from producer_api.keys import KeyRing, WriteKey, authenticate
 from producer_api.metrics import EVENTS, REQUEST_SECONDS, REQUESTS
-from producer_api.publisher import Publisher, PublishError, producer_config
-from producer_api.ratelimit import RateLimiter
+from producer_api.publisher import PublishError
+from producer_api.services import Services, build_services, services_of
 from producer_api.tracker import tracker_script
 
 log = logging.getLogger("footfall.api")
@@ -80,68 +78,67 @@ class IngestEndpoint:
         return response
 
     async def _handle(self, request: Request) -> Response:
-        state = request.app.state
-        settings: Settings = state.settings
-        limiter: RateLimiter = state.limiter
-        client_ip = state.client_ip.resolve(request)
-        limiter.check_ip(client_ip)
-        key: WriteKey | None = None
-        if header_key(request) is not None:  # refuse before reading a body we will not accept
-            key = authenticate(request, None, self.server_only)
-            limiter.check_key(key.name)
-        body = await read_body(request, settings.max_body_bytes)
-        payload = _parse_json(body)
-        if key is None:  # the tracker's key is in the body: known only now
-            key = authenticate(request, payload, self.server_only)
-            limiter.check_key(key.name)
-        received_at = datetime.now(UTC)
+        services = services_of(request)
+        settings = services.settings
+        client_ip = services.client_ip.resolve(request)
+        services.limiter.check_ip(client_ip)
+        principal, body = await services.gate.admit(
+            request, self.server_only, lambda: read_json(request, settings.max_body_bytes)
+        )
+        context = RequestContext(
+            received_at=datetime.now(UTC),
+            client_ip=client_ip,
+            default_type=self.message_type,
+            body_size=body.size,
+            server_only_events=principal.refused_events,
+            source=self.source,
+            # Trust travels with the event: the uploader sends no conversion a browser key sent.
+            entry=CSV_IMPORT if self.server_only else principal.entry,
+        )
         if self.message_type is None:
-            messages, shared = batch_messages(payload, settings.max_batch_events)
+            messages, shared = batch_messages(body.payload, settings.max_batch_events)
         else:
-            messages, shared = [payload], {}
-        browser = key.kind == "browser"
-        forbidden = state.server_only_events if browser else frozenset()
-        # Trust travels with the event: the uploader sends no conversion a browser key sent.
-        entry = CSV_IMPORT if self.server_only else BROWSER_KEY if browser else SERVER_KEY
-        result = judge(
-            messages,
-            shared,
-            received_at,
-            client_ip,
-            self.message_type,
-            len(body),
-            forbidden,
-            self.source,
-            entry,
-        )
+            messages, shared = [body.payload], {}
+        result = judge(messages, shared, context)
         if self.message_type is not None and result.rejected:
-            first = result.rejected[0].error
-            raise ApiError(
-                403 if first.code == SERVER_ONLY_EVENT else 400,
-                SERVER_ONLY_EVENT if first.code == SERVER_ONLY_EVENT else "invalid_event",
-                first.message,
-                details={"errors": [r.as_dict() for r in result.rejected]},
-            )
-        outgoing = event_messages(result.accepted, state.codec, settings.topics.events)
-        outgoing += quarantine_messages(
-            result.rejected, settings.topics.quarantine, received_at, self.route
-        )
+            raise _single_refused(result.rejected)
+        await self._publish(services, result, context.received_at, len(messages))
+        return _ingest_answer(result)
+
+    async def _publish(
+        self, services: Services, result: IngestResult, received_at: datetime, count: int
+    ) -> None:
+        """The accepted events and the quarantined refusals, acknowledged by Kafka."""
+        topics = services.settings.topics
+        outgoing = event_messages(result.accepted, services.codec, topics.events)
+        outgoing += quarantine_messages(result.rejected, topics.quarantine, received_at, self.route)
         try:
-            await state.publisher.publish(outgoing)
+            await services.publisher.publish(outgoing)
         except PublishError as error:
-            EVENTS.labels("unavailable").inc(len(messages))
+            EVENTS.labels("unavailable").inc(count)
             raise ApiError(
                 503,
                 "kafka_unavailable",
                 str(error),
-                {"Retry-After": str(settings.retry_after_seconds)},
+                {"Retry-After": str(services.settings.retry_after_seconds)},
             ) from None
         EVENTS.labels("accepted").inc(len(result.accepted))
         EVENTS.labels("quarantined").inc(len(result.rejected))
-        return _ingest_answer(result.accepted, result.rejected)
 
 
-def _ingest_answer(accepted: list[Any], rejected: list[Any]) -> Response:
+def _single_refused(rejected: list[Rejection]) -> ApiError:
+    """A single-message route refuses the request as a whole when its message is refused."""
+    first = rejected[0].error
+    return ApiError(
+        403 if first.code == SERVER_ONLY_EVENT else 400,
+        SERVER_ONLY_EVENT if first.code == SERVER_ONLY_EVENT else "invalid_event",
+        first.message,
+        details={"errors": [r.as_dict() for r in rejected]},
+    )
+
+
+def _ingest_answer(result: IngestResult) -> Response:
+    accepted, rejected = result.accepted, result.rejected
     errors = [r.as_dict() for r in rejected]
     if rejected and not accepted:
         # Only forbidden events (browser key): 403, so the client sees a permission problem.
@@ -162,24 +159,15 @@ def _ingest_answer(accepted: list[Any], rejected: list[Any]) -> Response:
     return json_response(200, body)
 
 
-def _parse_json(body: bytes) -> Any:
-    if not body.strip():
-        raise ApiError(400, "invalid_json", "request body is empty")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise ApiError(400, "invalid_json", f"malformed JSON: {error}") from None
-
-
 async def healthz(_request: Request) -> Response:
     return json_response(200, {"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
-    publisher: Publisher = request.app.state.publisher
-    if request.app.state.draining:
+    services = services_of(request)
+    if services.lifecycle.draining:
         return json_response(503, {"status": "draining"})
-    reachable = await asyncio.to_thread(publisher.broker_reachable)
+    reachable = await asyncio.to_thread(services.publisher.broker_reachable)
     if not reachable:
         return json_response(503, {"status": "kafka_unreachable"})
     return json_response(200, {"status": "ready"})
@@ -194,24 +182,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.keyring = KeyRing(settings.browser_keys, settings.write_keys)
-        app.state.limiter = RateLimiter(settings.key_rate, settings.ip_rate)
-        app.state.client_ip = ClientIpResolver(settings.trusted_proxies, settings.client_ip_header)
-        app.state.server_only_events = conversion_events(settings.server_only_events)
-        app.state.codec = EventCodec()
-        app.state.draining = False
-        app.state.publisher = Publisher(
-            producer_config(
-                settings.kafka_bootstrap,
-                settings.delivery_timeout_seconds,
-                settings.queue_max_messages,
-            ),
-            settings.delivery_timeout_seconds,
-        )
+        services = build_services(settings)
+        app.state.services = services
         yield
-        app.state.draining = True
-        left = await asyncio.to_thread(app.state.publisher.close)
+        services.lifecycle.draining = True
+        left = await asyncio.to_thread(services.publisher.close)
         if left:
             log.error("%d Kafka messages were not delivered at shutdown", left)
 
@@ -230,6 +205,3 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/t.js", tracker_script, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-Handler = Callable[[Request], Awaitable[Response]]

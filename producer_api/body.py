@@ -3,18 +3,38 @@
 The limit applies to the inflated bytes (and to the bytes on the wire) and inflation stops as
 soon as it is passed, so a gzip bomb costs at most the limit in memory, never the bomb's full
 size. A gzip body must be exactly one gzip stream: data after its end is refused, not ignored.
-Both the tracking routes (`read_body`, whole body) and the CSV import (`body_stream`, piece by
+Both the tracking routes (`read_json`, whole body) and the CSV import (`body_stream`, piece by
 piece) read through `body_stream`.
 """
 
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 
 from producer_api.errors import ApiError
 
 PIECE_BYTES = 1024 * 1024  # most inflated bytes produced at once, whatever the limit
+
+
+@dataclass(frozen=True)
+class JsonBody:
+    size: int  # bytes, after gzip
+    payload: Any
+
+
+async def read_json(request: Request, limit: int) -> JsonBody:
+    """The whole body, parsed; ApiError 400 for an empty or malformed one."""
+    body = await read_body(request, limit)
+    if not body.strip():
+        raise ApiError(400, "invalid_json", "request body is empty")
+    try:
+        return JsonBody(len(body), orjson.loads(body))
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, "invalid_json", f"malformed JSON: {error}") from None
 
 
 async def read_body(request: Request, limit: int) -> bytes:

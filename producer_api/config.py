@@ -1,8 +1,15 @@
-"""API settings, read once from the environment (FOOTFALL_* variables)."""
+"""API settings, read once from the environment (FOOTFALL_* variables), in this module only.
+
+Values are parsed by Starlette's `Config`, so a bad one (FOOTFALL_API_PORT=abc) stops the
+process at start with a message that names the variable.
+"""
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from starlette.config import Config
 
 from eventschema.event_names import DEFAULT_CONVERSION_EVENTS, conversion_event_names
 from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
@@ -37,36 +44,55 @@ class Settings:
     tracker_path: Path = REPO / "tracker" / "dist" / "footfall.min.js"
     # librdkafka's local queue (queue.buffering.max.messages): full -> 503 kafka_unavailable.
     queue_max_messages: int = 100_000
+    # POST /v1/import/csv: files are far bigger than tracking requests (1 GiB, after gzip).
+    max_csv_bytes: int = 1024**3
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        env = os.environ
-        keys = {key.strip() for key in env.get("FOOTFALL_WRITE_KEYS", "dev-write-key").split(",")}
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        """The settings, or ValueError naming the variable whose value does not parse."""
+        env = Config(environ=environ)
+        keys = {
+            key.strip() for key in env("FOOTFALL_WRITE_KEYS", default="dev-write-key").split(",")
+        }
+        # Empty counts as unset for this one (as it always has); 0 stays 0.
+        queue = env("FOOTFALL_API_QUEUE_MAX_MESSAGES", cast=integer, default="")
         return cls(
-            kafka_bootstrap=env.get("FOOTFALL_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
-            topics=Topics.from_env(),
+            kafka_bootstrap=env("FOOTFALL_KAFKA_BOOTSTRAP", default=DEFAULT_BOOTSTRAP),
+            # What Topics.from_env reads, read here so every setting comes from `environ`.
+            topics=Topics.for_prefix(env("FOOTFALL_TOPIC_PREFIX", default="")),
             write_keys=frozenset(key for key in keys if key),
-            host=env.get("FOOTFALL_API_HOST", "127.0.0.1"),
-            port=int(env.get("FOOTFALL_API_PORT", "8080")),
-            max_body_bytes=int(env.get("FOOTFALL_API_MAX_BODY_BYTES", str(500 * 1024))),
-            max_batch_events=int(env.get("FOOTFALL_API_MAX_BATCH_EVENTS", "2500")),
-            delivery_timeout_seconds=float(env.get("FOOTFALL_API_DELIVERY_TIMEOUT", "10")),
-            retry_after_seconds=int(env.get("FOOTFALL_API_RETRY_AFTER", "5")),
-            browser_keys=parse_browser_keys(env.get("FOOTFALL_BROWSER_KEYS", "")),
-            server_only_events=conversion_event_names(env),
+            host=env("FOOTFALL_API_HOST", default="127.0.0.1"),
+            port=env("FOOTFALL_API_PORT", cast=int, default=8080),
+            max_body_bytes=env("FOOTFALL_API_MAX_BODY_BYTES", cast=int, default=500 * 1024),
+            max_batch_events=env("FOOTFALL_API_MAX_BATCH_EVENTS", cast=int, default=2500),
+            delivery_timeout_seconds=env("FOOTFALL_API_DELIVERY_TIMEOUT", cast=float, default=10),
+            retry_after_seconds=env("FOOTFALL_API_RETRY_AFTER", cast=int, default=5),
+            browser_keys=parse_browser_keys(env("FOOTFALL_BROWSER_KEYS", default="")),
+            server_only_events=conversion_event_names(environ),
             key_rate=Rate(
-                float(env.get("FOOTFALL_API_KEY_RATE", "1000")),
-                float(env.get("FOOTFALL_API_KEY_BURST", "5000")),
+                env("FOOTFALL_API_KEY_RATE", cast=float, default=1000),
+                env("FOOTFALL_API_KEY_BURST", cast=float, default=5000),
             ),
             ip_rate=Rate(
-                float(env.get("FOOTFALL_API_IP_RATE", "200")),
-                float(env.get("FOOTFALL_API_IP_BURST", "2000")),
+                env("FOOTFALL_API_IP_RATE", cast=float, default=200),
+                env("FOOTFALL_API_IP_BURST", cast=float, default=2000),
             ),
-            trusted_proxies=parse_networks(env.get("FOOTFALL_TRUSTED_PROXIES", "")),
-            client_ip_header=env.get("FOOTFALL_CLIENT_IP_HEADER", "X-Forwarded-For").lower(),
-            tracker_path=Path(env.get("FOOTFALL_TRACKER_PATH", str(cls.tracker_path))),
-            queue_max_messages=int(env.get("FOOTFALL_API_QUEUE_MAX_MESSAGES") or 100_000),
+            trusted_proxies=env("FOOTFALL_TRUSTED_PROXIES", cast=ip_networks, default=""),
+            client_ip_header=env("FOOTFALL_CLIENT_IP_HEADER", default="X-Forwarded-For").lower(),
+            tracker_path=env("FOOTFALL_TRACKER_PATH", cast=Path, default=cls.tracker_path),
+            queue_max_messages=cls.queue_max_messages if queue is None else queue,
+            max_csv_bytes=env("FOOTFALL_API_MAX_CSV_BYTES", cast=int, default=1024**3),
         )
+
+
+def integer(text: str) -> int | None:
+    """An int, or None for an empty value (unset: the default applies)."""
+    return int(text) if text else None
+
+
+def ip_networks(text: str) -> tuple[IPNetwork, ...]:
+    """The cast of FOOTFALL_TRUSTED_PROXIES (its name shows in Starlette's error message)."""
+    return parse_networks(text)
 
 
 def parse_browser_keys(text: str) -> dict[str, tuple[str, ...]]:

@@ -11,8 +11,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from producer_api.auth import principal_of
 from producer_api.errors import ApiError
-from producer_api.keys import KeyRing, WriteKey
+from producer_api.services import services_of
 
 ALLOW_METHODS = "POST, OPTIONS"
 ALLOW_HEADERS = "Content-Type, Authorization, Content-Encoding"
@@ -20,7 +21,7 @@ PREFLIGHT_MAX_AGE = "600"  # seconds; browsers cap it anyway (Chrome: 2 h)
 
 
 async def preflight(request: Request) -> Response:
-    keyring: KeyRing = request.app.state.keyring
+    keyring = services_of(request).keyring
     origin = request.headers.get("origin")
     if origin is None:  # not a CORS preflight: say what the route accepts
         return Response(status_code=204, headers={"Allow": ALLOW_METHODS})
@@ -44,12 +45,11 @@ def add_cors_headers(request: Request, response: Response) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return
-    key: WriteKey | None = getattr(request.state, "write_key", None)
-    if key is None:  # refused before authentication (429 by IP, 401): let the page read why
-        keyring: KeyRing = request.app.state.keyring
-        allowed = keyring.origin_allowed_by_any(origin)
+    principal = principal_of(request)
+    if principal is None:  # refused before authentication (429 by IP, 401): let the page read why
+        allowed = services_of(request).keyring.origin_allowed_by_any(origin)
     else:
-        allowed = key.kind == "browser" and key.allows_origin(origin)
+        allowed = principal.kind == "browser" and principal.allows_origin(origin)
     if allowed:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Retry-After"

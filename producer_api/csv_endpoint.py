@@ -4,12 +4,11 @@ Server (secret) keys only. The column mapping (see csv_import.mapping) is the `m
 parameter or the `X-Footfall-Mapping` header, as JSON. Rows are parsed while the body arrives
 and published in chunks, each awaited until Kafka acknowledged it, so the 200 answer (a report:
 rows read, accepted, bad rows with their line and reason) means every accepted row is in Kafka.
-The body has its own size limit, FOOTFALL_API_MAX_CSV_BYTES (default 1 GiB), since files are
-far bigger than tracking requests; memory stays at one chunk whatever the size.
+The body has its own size limit, FOOTFALL_API_MAX_CSV_BYTES (default 1 GiB, `Settings`), since
+files are far bigger than tracking requests; memory stays at one chunk whatever the size.
 """
 
 import logging
-import os
 import time
 from dataclasses import replace
 from typing import Any
@@ -26,19 +25,15 @@ from eventschema.entry import CSV_IMPORT
 from producer_api.body import body_stream
 from producer_api.errors import ApiError
 from producer_api.ingest import event_messages
-from producer_api.keys import authenticate
 from producer_api.metrics import EVENTS, REQUEST_SECONDS, REQUESTS
 from producer_api.publisher import PublishError
+from producer_api.services import Services, services_of
 
 log = logging.getLogger("footfall.api.csv")
 
 ROUTE = "/v1/import/csv"
 PUBLISH_EVERY = 1000  # events per Kafka round trip
 MAX_REPORTED_BAD_ROWS = 1000  # the report lists this many; bad_row_count has them all
-
-
-def max_csv_bytes() -> int:
-    return int(os.environ.get("FOOTFALL_API_MAX_CSV_BYTES", str(1024**3)))
 
 
 async def import_csv(request: Request) -> Response:
@@ -57,9 +52,8 @@ async def import_csv(request: Request) -> Response:
 
 
 async def _import(request: Request) -> tuple[int, dict[str, Any], dict[str, str]]:
-    state = request.app.state
-    key = authenticate(request, None, require_server=True)  # before reading any of the body
-    state.limiter.check_key(key.name)
+    services = services_of(request)
+    services.gate.admit_header(request, require_server=True)  # before reading any of the body
     text = request.query_params.get("mapping") or request.headers.get("x-footfall-mapping")
     if not text:
         raise ApiError(
@@ -71,17 +65,18 @@ async def _import(request: Request) -> tuple[int, dict[str, Any], dict[str, str]
         raise ApiError(400, "invalid_mapping", str(error)) from None
     report = _Report()
     pending: list[Event] = []
+    limit = services.settings.max_csv_bytes
     try:
-        async for chunk in body_stream(request, max_csv_bytes(), "CSV body"):
+        async for chunk in body_stream(request, limit, "CSV body"):
             pending += report.add(stream.feed(chunk))
             if len(pending) >= PUBLISH_EVERY:
-                await _publish(request, pending)
+                await _publish(services, pending)
                 report.accepted += len(pending)
                 pending = []
         pending += report.add(stream.finish())
     except MappingError as error:  # the header does not fit the mapping
         raise ApiError(400, "invalid_mapping", str(error)) from None
-    await _publish(request, pending)
+    await _publish(services, pending)
     report.accepted += len(pending)
     return 200, report.body(stream.rows_read), {}
 
@@ -113,13 +108,13 @@ class _Report:
         }
 
 
-async def _publish(request: Request, events: list[Event]) -> None:
+async def _publish(services: Services, events: list[Event]) -> None:
     if not events:
         return
-    state = request.app.state
-    settings = state.settings
+    settings = services.settings
+    messages = event_messages(events, services.codec, settings.topics.events)
     try:
-        await state.publisher.publish(event_messages(events, state.codec, settings.topics.events))
+        await services.publisher.publish(messages)
     except PublishError as error:
         EVENTS.labels("unavailable").inc(len(events))
         retry = {"Retry-After": str(settings.retry_after_seconds)}

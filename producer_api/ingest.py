@@ -54,29 +54,38 @@ def batch_messages(payload: Any, max_events: int) -> tuple[list[Any], dict[str, 
     return batch, shared
 
 
-def judge(
-    messages: Sequence[Any],
-    shared: dict[str, Any],
-    received_at: datetime,
-    client_ip: str | None,
-    default_type: str | None,
-    body_size: int,
-    server_only_events: frozenset[str] = frozenset(),
-    source: str = "http",
-    entry: str = SERVER_KEY,
-) -> IngestResult:
-    """`server_only_events` (canonical names, eventschema.event_names) are refused: the caller
-    used a browser key. `source` is recorded on each event: "http" for live tracking, "import"
-    for /v1/import; `entry` says which kind of key sent it (eventschema.entry)."""
+@dataclass(frozen=True)
+class RequestContext:
+    """What `judge` needs to know about the request the messages came in."""
+
+    received_at: datetime
+    client_ip: str | None
+    default_type: str | None  # the route's message type; None for a batch
+    body_size: int  # bytes after gzip
+    # Canonical names (eventschema.event_names) refused: the caller used a browser key.
+    server_only_events: frozenset[str] = frozenset()
+    source: str = "http"  # recorded on each event: "http" live, "import" for /v1/import
+    entry: str = SERVER_KEY  # which kind of key sent it (eventschema.entry)
+
+
+def judge(messages: Sequence[Any], shared: dict[str, Any], request: RequestContext) -> IngestResult:
+    """Each message with the batch's `shared` fields: an accepted event or a rejection."""
     # No event can exceed the per-event limit when the whole body is smaller: skip measuring.
-    measure = body_size > MAX_EVENT_BYTES
+    measure = request.body_size > MAX_EVENT_BYTES
     result = IngestResult()
     for index, raw in enumerate(messages):
         try:
-            message = _with_shared(raw, shared, client_ip)
+            message = _with_shared(raw, shared, request.client_ip)
             size = encoded_size(raw) if measure else 0
-            event = validate_message(message, received_at, default_type, source, size, entry)
-            _check_allowed(event, server_only_events)
+            event = validate_message(
+                message,
+                request.received_at,
+                request.default_type,
+                request.source,
+                size,
+                request.entry,
+            )
+            _check_allowed(event, request.server_only_events)
         except ValidationError as error:
             result.rejected.append(Rejection(index, error, raw))
         else:

@@ -6,15 +6,15 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from producer_api.config import Settings
 from producer_api.errors import ApiError
+from producer_api.services import services_of
 
 # Short: a new tracker release reaches visitors within minutes, without versioned URLs.
 CACHE_CONTROL = "public, max-age=300"
 
 
 async def tracker_script(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings = services_of(request).settings
     try:
         script = await asyncio.to_thread(settings.tracker_path.read_bytes)
     except (FileNotFoundError, IsADirectoryError):

@@ -17,6 +17,7 @@ from producer_api.errors import ApiError
 from producer_api.ingest import (
     SERVER_ONLY_EVENT,
     IngestResult,
+    RequestContext,
     batch_messages,
     event_messages,
     judge,
@@ -30,7 +31,7 @@ TRACK: dict[str, Any] = {"type": "track", "event": "Clicked", "userId": "u"}
 def _judge(messages: list[Any], shared: dict[str, Any] | None = None, **kw: Any) -> IngestResult:
     options: dict[str, Any] = {"client_ip": None, "default_type": None, "body_size": 100}
     options.update(kw)
-    return judge(messages, shared or {}, NOW, **options)
+    return judge(messages, shared or {}, RequestContext(NOW, **options))
 
 
 # -- batch_messages ---------------------------------------------------------------------------
