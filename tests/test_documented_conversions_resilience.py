@@ -139,6 +139,9 @@ def test_the_breaker_opens_after_n_failures_probes_once_per_reset_and_closes_on_
         wait_for(lambda: bool(meta.events()), 60, "the upload after the breaker closed")
         wait_for(lambda: metric(worker, "breaker_state", '{platform="meta"}') == 0.0, 10,
                  "the breaker to close")  # fmt: skip
+        # Stop the sampler only once it saw the close itself: else its last sample may be the
+        # half-open 1.0 read just before (fails about half the time when metric reads are fast).
+        wait_for(lambda: bool(gauge) and gauge[-1][1] == 0.0, 10, "the sampler to see it closed")
         retried = metric(worker, "retried_total", '{platform="meta",reason="meta_2"}')
     finally:
         stop.set()

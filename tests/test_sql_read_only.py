@@ -281,8 +281,16 @@ def _report_params() -> dict[str, str]:
 
 
 def _in_background(sink: Sink, sql: str, statuses: list[int]) -> threading.Thread:
+    # The client is built before the thread starts, so the request leaves at once (building
+    # one took up to 0.2 s under load, eating the margin of the waits below).
+    client = httpx.Client(timeout=60, headers=AUTH)
+
     def run() -> None:
-        statuses.append(sink.query(sql).status_code)
+        with client:
+            response = client.post(
+                f"{sink.url}/query", params={"format": "TabSeparated"}, content=sql
+            )
+        statuses.append(response.status_code)
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -305,8 +313,10 @@ def test_reports_stay_prompt_beside_a_slow_query(sink: Sink, via_sink: TestClien
 
 def test_busy_beyond_the_pool_is_429_at_once(sink: Sink, via_sink: TestClient) -> None:
     statuses: list[int] = []
-    slow = [_in_background(sink, "SELECT sleep(2.5)", statuses) for _ in range(POOL)]
-    time.sleep(0.7)  # every session is busy now
+    slow = [_in_background(sink, "SELECT sleep(3)", statuses) for _ in range(POOL)]
+    # Every session is busy now: they were all taken within 0.1-0.4 s under load (measured);
+    # the checks below end by about 1.8 s, before the 3 s sleeps do.
+    time.sleep(1.2)
     started = time.monotonic()
     extra = sink.query("SELECT 1")
     assert time.monotonic() - started < 1.0  # refused at once, not queued
