@@ -9,7 +9,7 @@ from consumers.clickhouse_sink import migrations
 from consumers.clickhouse_sink.config import SinkConfig
 from consumers.clickhouse_sink.dead_letters import DeadLetters
 from consumers.clickhouse_sink.http_server import QueryService, ReaderPool, serve
-from consumers.clickhouse_sink.loop import SinkLoop
+from consumers.clickhouse_sink.loop import sink_runtime
 from consumers.clickhouse_sink.writer import EventWriter, connect, connect_reader, ensure_database
 
 log = logging.getLogger("consumers.clickhouse_sink")
@@ -26,7 +26,7 @@ def main() -> None:
     dead_letters = DeadLetters(
         config.bootstrap, config.topics.dead_letter, config.dead_letter_timeout
     )
-    loop = SinkLoop(config, EventWriter(client), dead_letters)
+    loop = sink_runtime(config, EventWriter(client), dead_letters)
     readers = ReaderPool([
         connect_reader(config.clickhouse_dsn, config.database)
         for _ in range(config.query_concurrency)

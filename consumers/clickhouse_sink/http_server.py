@@ -5,10 +5,10 @@ needs a read key (Authorization: Bearer, or the Basic username) and an allowed H
 (eventschema.read_access); /healthz and /metrics stay open to any Host and key, as the supervisor,
 Docker and Prometheus (which scrapes `sink:8124`) call them and they hold no event data.
 
-Each query runs on one of a few read-only sessions (writer.connect_reader), after
-eventschema.readonly_sql has checked it is one harmless read statement: refusals are 403 JSON
-`read_only`, ClickHouse's errors stay 400 text. When every session is busy the answer is 429
-`busy` at once (with Retry-After): a slow query never makes the dashboard's queries wait.
+Each query runs through query_service (read-only sessions, after eventschema.readonly_sql has
+checked it is one harmless read statement): refusals are 403 JSON `read_only`, ClickHouse's
+errors stay 400 text. When every session is busy the answer is 429 `busy` at once (with
+Retry-After): a slow query never makes the dashboard's queries wait.
 Query parameters come as `param_<name>=<value>` in the URL, like ClickHouse's HTTP interface: the
 SQL names them `{name:Type}` and ClickHouse parses each value as that type, so a value never
 becomes SQL.
@@ -16,37 +16,28 @@ becomes SQL.
 
 import contextlib
 import logging
-import queue
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, tzinfo
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
-from clickhouse_connect.driver.binding import DT64Param
-from clickhouse_connect.driver.client import Client
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from consumers.clickhouse_sink import metrics
+from consumers.clickhouse_sink.query_service import Busy, QueryService, ReaderPool, query_parameters
+from consumers.runtime.status_http import status_page
 from eventschema.read_access import AllowedHosts, ReadKeys, presented_key
-from eventschema.readonly_sql import (
-    ClientExplainer,
-    ReadOnlyRefused,
-    check_read_only,
-    reset_session,
-)
+from eventschema.readonly_sql import ReadOnlyRefused
+
+__all__ = ["QueryService", "ReaderPool", "serve"]  # the pool and service live in query_service
 
 log = logging.getLogger(__name__)
 MAX_QUERY_BYTES = 1_000_000
 _FORMAT = re.compile(r"^[A-Za-z0-9]+$")
-_PARAM = re.compile(r"^param_([A-Za-z_][A-Za-z0-9_]{0,63})$")
-_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:")
 MAX_PARAMS = 1000
 RETRY_AFTER_SECONDS = 1
 SOCKET_TIMEOUT = 10.0  # a client that stalls sending or reading is cut off
@@ -55,82 +46,6 @@ SOCKET_TIMEOUT = 10.0  # a client that stalls sending or reading is cut off
 REQUEST_DEADLINE = 10.0
 MAX_CONNECTIONS = 1000  # one thread each; the deadline frees the slots slow clients take
 LISTEN_BACKLOG = 128
-
-
-class RawParam(DT64Param):
-    """A parameter value already in ClickHouse's text form (what `param_x=` carries over HTTP).
-
-    clickhouse-connect escapes a Python str once more, which would break Array/Tuple values; this
-    passes the text through as ClickHouse's own HTTP interface does (DT64Param is the one
-    value class whose formatting clickhouse-connect delegates to the value)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(datetime.min)
-        self.text = text
-
-    def format(self, tz: tzinfo | None, top_level: bool) -> str:
-        return self.text
-
-
-def query_parameters(query: dict[str, list[str]], sql: str) -> dict[str, object]:
-    """`param_<name>` entries of a parsed query string -> clickhouse-connect parameters.
-
-    Only names the SQL uses as `{name:Type}` are kept (ClickHouse ignores the others too): with
-    no server-side placeholder clickhouse-connect would fall back to client-side %-formatting."""
-    used = set(_PLACEHOLDER.findall(sql))
-    out: dict[str, object] = {}
-    for key, values in query.items():
-        match = _PARAM.match(key)
-        if match and match.group(1) in used:
-            out[match.group(1)] = RawParam(values[-1])
-    return out
-
-
-class Busy(Exception):
-    """Every read session is running a query."""
-
-
-class ReaderPool:
-    """A few read-only sessions (separate chDB sessions run queries concurrently), each used by
-    one query at a time; taking one never waits."""
-
-    def __init__(self, readers: list[tuple[Client, dict[str, object]]]) -> None:
-        self.readers = readers
-        self._free: queue.SimpleQueue[tuple[Client, dict[str, object]]] = queue.SimpleQueue()
-        for reader in readers:
-            self._free.put(reader)
-
-    @contextmanager
-    def reader(self) -> Iterator[tuple[Client, dict[str, object]]]:
-        try:
-            reader = self._free.get_nowait()
-        except queue.Empty:
-            raise Busy from None
-        try:
-            yield reader
-        finally:
-            self._free.put(reader)
-
-    def close(self) -> None:
-        for client, _ in self.readers:
-            client.close()
-
-
-class QueryService:
-    def __init__(self, pool: ReaderPool) -> None:
-        self.pool = pool
-
-    def run(self, sql: str, fmt: str, parameters: dict[str, object] | None = None) -> bytes:
-        """The result of `sql` if it is one harmless read (else ReadOnlyRefused, run nothing)."""
-        with self.pool.reader() as (client, settings):
-            check_read_only(ClientExplainer(client, parameters, settings), sql)
-            try:
-                return client.raw_query(
-                    sql, parameters=parameters or None, settings=settings or None, fmt=fmt
-                )
-            except Exception:
-                reset_session(client)
-                raise
 
 
 class _Server(ThreadingHTTPServer):
@@ -242,13 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.deadlines.done(self.connection)
 
         path = urlsplit(self.path).path
-        if path == "/healthz":
-            ok = self.healthy()
-            self._send(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n", "text/plain")
-        elif path == "/metrics":
-            self._send(200, generate_latest(metrics.REGISTRY), CONTENT_TYPE_LATEST)
-        else:
-            self._send(404, b"not found\n", "text/plain")
+        self._send(*status_page(path, self.healthy, metrics.REGISTRY))
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)

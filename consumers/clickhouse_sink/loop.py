@@ -1,16 +1,10 @@
-"""The consumer loop: per-partition batches, insert, then commit; dead letters; backoff.
+"""The sink on the consumer runtime: per-partition batches, insert, then commit; dead letters.
 
 Order per partition: records are handled in offset order into a batch that covers a contiguous
-offset range [first, last] (records, dead-lettered and already-stored records alike). Python only
-checks each record's magic bytes and writer fingerprint; the records go to ClickHouse as raw Avro
-(avro_block), one insert per run of records with the same writer schema, each with the token
-f"{topic}:{partition}:{first}-{last}" of the run's own first and last offsets. Only after every
-run was inserted (and every dead letter in the range was acked) may the commit move to last + 1.
-
-Slow path: if an insert fails, the run's records are decoded one by one (EventCodec and
-processor.check); the bad ones are dead-lettered and dropped from the batch, and the rest is
-inserted at once. If none is bad the failure was transient: the same run and token are retried.
-Commits are throttled to about once per second and forced on revoke and on shutdown.
+offset range [first, last] (records, dead-lettered and already-stored records alike). The batch
+is written by batches.BatchWriter; only after every run was inserted (and every dead letter in
+the range was acked) may the commit move to last + 1. Commits are throttled (commit_interval,
+consumers.runtime.commits) and forced on revoke and on shutdown.
 
 On assignment the sink reads max(kafka_offset) per partition from ClickHouse and skips records at
 or below it, so a crash between insert and commit re-reads but never re-inserts, whatever the new
@@ -20,136 +14,70 @@ consumer seeks back to it. Paused partitions keep the consumer polling, hence in
 """
 
 import logging
-import random
-import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from consumers.clickhouse_sink import metrics
-from consumers.clickhouse_sink.avro_block import columns, container, fingerprint_of
+from consumers.clickhouse_sink.batches import BatchWriter
 from consumers.clickhouse_sink.config import SinkConfig
-from consumers.clickhouse_sink.dead_letters import DeadLetters, DeadLetterUnavailable
-from consumers.clickhouse_sink.processor import RowRejected, check
+from consumers.clickhouse_sink.dead_letters import DeadLetters
+from consumers.clickhouse_sink.partitions import Batch, PartitionState
 from consumers.clickhouse_sink.writer import EventWriter
-from eventschema import DecodeError, EventCodec, kafka_contract
-from eventschema.schemas import SchemaVersion, event_schemas
+from consumers.runtime.backoff import jitter
+from consumers.runtime.commits import Committer
+from consumers.runtime.handler import Key
+from consumers.runtime.loop import Runtime
+from consumers.runtime.pausing import pause, resume
+from consumers.runtime.sources import Subscribed
 
 log = logging.getLogger(__name__)
-BACKOFF_BASE, BACKOFF_CAP = 0.5, 30.0
 SHUTDOWN_ATTEMPTS = 3
-
-
-def consumer_config(config: SinkConfig) -> dict[str, object]:
-    """The shared consumer settings, a larger fetch queue (batches of thousands), and static
-    membership when configured (chDB: a restart must not hand partitions to nobody)."""
-    conf: dict[str, object] = {
-        **kafka_contract.consumer_config(config.bootstrap, config.group_id),
-        "queued.max.messages.kbytes": 65_536,
-    }
-    if config.instance_id:
-        conf["group.instance.id"] = config.instance_id
-    return conf
+FETCH_QUEUE_KBYTES = 65_536  # batches of thousands
 
 
 def backoff(attempt: int) -> float:
-    """Full jitter (AWS): uniform(0, min(cap, base * 2^attempt)), with a small floor."""
-    return max(0.05, random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
+    """The runtime's full jitter, base 0.5 s, cap 30 s, at least 50 ms."""
+    return jitter(0.5, 30.0, attempt, floor=0.05)
 
 
-@dataclass
-class Batch:
-    first: int
-    last: int
-    started: float
-    records: list[Message] = field(default_factory=list)  # known fingerprint, not yet stored
-    fingerprints: list[bytes] = field(default_factory=list)  # of each record
-
-    @property
-    def size(self) -> int:
-        return len(self.records)
-
-
-@dataclass
-class PartitionState:
-    topic: str
-    partition: int
-    stored: int  # max(kafka_offset) already in ClickHouse, -1 if none
-    position: int | None = None  # next offset to handle
-    batch: Batch | None = None
-    committable: int | None = None
-    committed: int | None = None
-    paused_until: float | None = None
-    attempts: int = 0
-
-    @property
-    def tp(self) -> TopicPartition:
-        return TopicPartition(self.topic, self.partition)
-
-    def token(self, batch: Batch) -> str:
-        return f"{self.topic}:{self.partition}:{batch.first}-{batch.last}"
-
-    def run_token(self, run: list[Message]) -> str:
-        return f"{self.topic}:{self.partition}:{run[0].offset()}-{run[-1].offset()}"
+def sink_runtime(config: SinkConfig, writer: EventWriter, dead_letters: DeadLetters) -> Runtime:
+    """The events topic in the sink's group (static membership when configured: with chDB a
+    restart must not hand partitions to nobody), handled by a SinkHandler."""
+    source = Subscribed(
+        [config.topics.events],
+        config.group_id,
+        config.instance_id,
+        {"queued.max.messages.kbytes": FETCH_QUEUE_KBYTES},
+    )
+    consumer = source.consumer(config.bootstrap)
+    handler = SinkHandler(config, BatchWriter(writer, dead_letters), consumer)
+    committer = Committer(consumer, config.commit_interval, on_result=_count_commit)
+    return Runtime(source, consumer, handler, committer, min(config.batch_size, 5_000))
 
 
-class SinkLoop:
-    def __init__(
-        self,
-        config: SinkConfig,
-        writer: EventWriter,
-        dead_letters: DeadLetters,
-        codec: EventCodec | None = None,
-    ) -> None:
+def _count_commit(ok: bool) -> None:
+    metrics.COMMITS.labels("ok" if ok else "error").inc()
+
+
+class SinkHandler:
+    def __init__(self, config: SinkConfig, batches: BatchWriter, consumer: Consumer) -> None:
         self.config = config
-        self.writer = writer
-        self.dead_letters = dead_letters
-        self.codec = codec or EventCodec()
-        self.schemas: dict[bytes, SchemaVersion] = {
-            schema.fingerprint: schema for schema in event_schemas().values()
-        }
-        self.schemas.setdefault(self.codec.writer.fingerprint, self.codec.writer)
-        self.consumer = Consumer(consumer_config(config))
-        self.parts: dict[tuple[str, int], PartitionState] = {}
-        self.stop = threading.Event()
-        self.last_iteration = time.monotonic()
-        self._last_commit = 0.0
+        self.batches = batches
+        self.consumer = consumer
+        self.parts: dict[Key, PartitionState] = {}
 
-    # -- main loop -----------------------------------------------------------------------------
+    # -- records -------------------------------------------------------------------------------
 
-    def run(self) -> None:
-        self.consumer.subscribe(
-            [self.config.topics.events],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
-        try:
-            while not self.stop.is_set():
-                self._iterate()
-        finally:
-            self._shutdown()
+    def before_poll(self) -> None:
+        return
 
-    def _iterate(self) -> None:
-        messages = self.consumer.consume(min(self.config.batch_size, 5_000), 0.1)
-        for message in messages:
-            self._handle(message)
-        now = time.monotonic()
-        self._flush_due(now)
-        self._resume_due(now)
-        self._commit()
-        self.last_iteration = time.monotonic()
+    def backlogged(self) -> bool:
+        return False  # a full batch is flushed at once; a failing one pauses its partition
 
-    def _handle(self, message: Message) -> None:
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        error = message.error()
-        if error is not None and error.fatal():
-            raise KafkaException(error)  # e.g. fenced by another member with our instance id
-        if error is not None or topic is None or partition is None or offset is None:
-            log.warning("consumer error: %s", error)
-            return
+    def handle(self, message: Message) -> None:
+        topic, partition, offset = message.topic() or "", message.partition(), message.offset()
+        assert partition is not None and offset is not None  # runtime.kafka.usable
         state = self.parts.get((topic, partition))
         if state is None or state.paused_until is not None:
             return  # revoked, or paused: the resume seeks back to state.position
@@ -168,37 +96,23 @@ class SinkLoop:
         """Add the record to the batch, or dead-letter it; False if the DLQ failed."""
         assert state.batch is not None
         payload = message.value() or b""
-        fingerprint = fingerprint_of(payload)
-        if fingerprint is not None and fingerprint in self.schemas:
+        fingerprint = self.batches.known(payload)
+        if fingerprint is not None:
             state.batch.records.append(message)
             state.batch.fingerprints.append(fingerprint)
             return True
-        try:
-            self.codec.decode(payload)  # for the exact reason; it cannot succeed here
-            detail = "unknown writer schema"
-        except DecodeError as error:
-            detail = str(error)
-        if self._dead_letter(state, message, "decode_error", "decode", detail):
+        detail = self.batches.decode_error(payload)
+        if self.batches.dead_letter(state, message, "decode_error", "decode", detail):
             return True
         state.position = offset  # resume re-reads the poison record
         self._pause(state)
         return False
 
-    def _dead_letter(
-        self, state: PartitionState, message: Message, reason: str, step: str, detail: str
-    ) -> bool:
-        assert state.batch is not None
-        offset = message.offset()
-        try:
-            self.dead_letters.send(message, reason, step, detail)
-        except DeadLetterUnavailable as error:
-            log.error("DLQ unavailable at %s: %s", state.token(state.batch), error)
-            return False
-        log.warning("dead-lettered %s[%d]@%s: %s", state.topic, state.partition,
-                    offset, detail)  # fmt: skip
-        return True
-
     # -- batches -------------------------------------------------------------------------------
+
+    def after_poll(self, now: float) -> None:
+        self._flush_due(now)
+        self._resume_due(now)
 
     def _flush_due(self, now: float) -> None:
         for state in self.parts.values():
@@ -207,72 +121,12 @@ class SinkLoop:
                 continue
             due = batch.size >= self.config.batch_size
             due = due or now - batch.started >= self.config.batch_seconds
-            if due and not self._flush(state):
+            if due and not self.batches.flush(state):
                 self._pause(state)
-
-    def _flush(self, state: PartitionState) -> bool:
-        """Insert the partition's batch; True when it is stored (or had no records)."""
-        batch = state.batch
-        if batch is None or batch.last < batch.first:
-            state.batch = None  # nothing handled yet (e.g. a dead letter failed on the first)
-            return True
-        while batch.records:
-            count = _run_length(batch.fingerprints)
-            if not self._insert_run(state, batch, count):
-                return False
-            del batch.records[:count], batch.fingerprints[:count]
-        state.stored = max(state.stored, batch.last)
-        state.committable = batch.last + 1
-        state.batch = None
-        state.attempts = 0
-        return True
-
-    def _insert_run(self, state: PartitionState, batch: Batch, count: int) -> bool:
-        """Insert the first `count` records (one writer schema); on failure isolate bad ones."""
-        if self._try_insert(state, batch.records[:count], batch.fingerprints[0]):
-            return True
-        bad = self._bad_records(batch.records[:count])
-        if not bad:
-            return False  # transient: retried later with the same records and token
-        for index in sorted(bad, reverse=True):  # dead-letter all, then drop them from the run
-            message, (reason, detail) = batch.records[index], bad[index]
-            if not self._dead_letter(state, message, reason, "process", detail):
-                return False  # the retry re-checks the records still in the batch
-            del batch.records[index], batch.fingerprints[index]
-        rest = count - len(bad)
-        return rest == 0 or self._try_insert(state, batch.records[:rest], batch.fingerprints[0])
-
-    def _try_insert(self, state: PartitionState, run: list[Message], fingerprint: bytes) -> bool:
-        token = state.run_token(run)
-        started = time.monotonic()
-        records = [(m.offset() or 0, m.value() or b"") for m in run]
-        try:
-            body = container(self.schemas[fingerprint], state.topic, state.partition, records)
-            self.writer.insert_avro(body, columns(self.schemas[fingerprint]), token)
-        except Exception as error:  # decided by the caller: isolate bad records, else retry
-            metrics.INSERT_FAILURES.inc()
-            log.warning("insert %s failed: %s", token, str(error)[:500])
-            return False
-        metrics.INSERT_SECONDS.observe(time.monotonic() - started)
-        metrics.BATCH_SIZE.observe(len(run))
-        metrics.ROWS_WRITTEN.inc(len(run))
-        return True
-
-    def _bad_records(self, run: list[Message]) -> dict[int, tuple[str, str]]:
-        """Index -> (reason, detail) of the records that cannot become a row."""
-        bad: dict[int, tuple[str, str]] = {}
-        for index, message in enumerate(run):
-            try:
-                check(self.codec.decode(message.value() or b""))
-            except DecodeError as error:
-                bad[index] = ("decode_error", str(error))
-            except RowRejected as error:
-                bad[index] = (error.reason, str(error))
-        return bad
 
     def _pause(self, state: PartitionState) -> None:
         if state.paused_until is None:
-            self.consumer.pause([state.tp])
+            pause(self.consumer, state.topic, state.partition)
         state.paused_until = time.monotonic() + backoff(state.attempts)
         state.attempts += 1
 
@@ -280,41 +134,26 @@ class SinkLoop:
         for state in self.parts.values():
             if state.paused_until is None or state.paused_until > now:
                 continue
-            if not self._flush(state):
+            if not self.batches.flush(state):
                 self._pause(state)
                 continue
-            if state.position is not None:
-                self.consumer.seek(TopicPartition(state.topic, state.partition, state.position))
-            self.consumer.resume([state.tp])
+            resume(self.consumer, state.topic, state.partition, state.position)
             state.paused_until = None
 
     # -- offsets -------------------------------------------------------------------------------
 
-    def _commit(self, states: Iterable[PartitionState] | None = None, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_commit < self.config.commit_interval:
-            return
-        self._last_commit = now
-        chosen = list(self.parts.values() if states is None else states)
-        pending = [s for s in chosen if s.committable is not None and s.committable != s.committed]
-        offsets = [TopicPartition(s.topic, s.partition, s.committable or 0) for s in pending]
-        self._update_lag(chosen)
-        if not pending:
-            return
-        try:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as error:
-            metrics.COMMITS.labels("error").inc()
-            log.warning("commit failed: %s", error)
-            return
-        metrics.COMMITS.labels("ok").inc()
-        for state in pending:
-            state.committed = state.committable
+    def committable(self, partitions: list[Key] | None) -> dict[Key, int]:
+        """Offsets after the last stored batch; also refreshes the lag gauge, at commit pace."""
+        keys = list(self.parts) if partitions is None else partitions
+        states = [s for key in keys if (s := self.parts.get(key))]
+        self._update_lag(states)
+        return {(s.topic, s.partition): s.committable for s in states if s.committable is not None}
 
     def _update_lag(self, states: list[PartitionState]) -> None:
         for state in states:
             try:
-                _low, high = self.consumer.get_watermark_offsets(state.tp, cached=True)
+                tp = TopicPartition(state.topic, state.partition)
+                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
             except KafkaException:
                 continue
             position = state.position if state.position is not None else state.stored + 1
@@ -324,58 +163,45 @@ class SinkLoop:
 
     # -- rebalance and shutdown ----------------------------------------------------------------
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        topics = {tp.topic for tp in partitions}
-        stored = {topic: self._stored_offsets(topic) for topic in topics}
-        for tp in partitions:
-            offset = stored[tp.topic].get(tp.partition, -1)
-            self.parts[(tp.topic, tp.partition)] = PartitionState(tp.topic, tp.partition, offset)
-        log.info("assigned %s", {(s.topic, s.partition): s.stored for s in self.parts.values()})
+    def assigned(self, partitions: list[Key]) -> None:
+        stored = {topic: self._stored_offsets(topic) for topic in {t for t, _ in partitions}}
+        for topic, partition in partitions:
+            offset = stored[topic].get(partition, -1)
+            self.parts[(topic, partition)] = PartitionState(topic, partition, offset)
+        log.info("assigned %s", {key: s.stored for key, s in self.parts.items()})
 
     def _stored_offsets(self, topic: str) -> dict[int, int]:
         attempt = 0
         while True:  # without them we cannot tell stored records from new ones
             try:
-                return self.writer.stored_offsets(topic)
+                return self.batches.writer.stored_offsets(topic)
             except Exception as error:
                 delay = backoff(attempt)
                 log.warning("reading stored offsets failed (retry in %.1fs): %s", delay, error)
                 time.sleep(delay)
                 attempt += 1
 
-    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        states = [s for tp in partitions if (s := self.parts.get((tp.topic, tp.partition)))]
-        for state in states:
-            if not self._flush(state):
+    def revoking(self, partitions: list[Key]) -> None:
+        for state in [s for key in partitions if (s := self.parts.get(key))]:
+            if not self.batches.flush(state):
                 state.batch = None  # not committed: the next owner re-reads it
             if state.paused_until is not None:
-                self.consumer.resume([state.tp])
-        self._commit(states, force=True)
-        for state in states:
-            self.parts.pop((state.topic, state.partition), None)
-        log.info("revoked %s", [(tp.topic, tp.partition) for tp in partitions])
+                resume(self.consumer, state.topic, state.partition, None)
 
-    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:  # another member may own them already: never commit
-            self.parts.pop((tp.topic, tp.partition), None)
-        log.warning("lost %s", [(tp.topic, tp.partition) for tp in partitions])
+    def forget(self, partitions: list[Key]) -> None:
+        for key in partitions:
+            self.parts.pop(key, None)
 
-    def _shutdown(self) -> None:
+    def finished(self) -> bool:
+        return False  # runs until stopped
+
+    def drain(self) -> None:
         for state in self.parts.values():
             for attempt in range(SHUTDOWN_ATTEMPTS):
-                if self._flush(state):
+                if self.batches.flush(state):
                     break
                 time.sleep(backoff(attempt))
-        self._commit(force=True)
-        self.consumer.close()
-        self.dead_letters.close()
+
+    def close(self) -> None:
+        self.batches.dead_letters.close()
         log.info("sink stopped")
-
-
-def _run_length(fingerprints: list[bytes]) -> int:
-    """How many leading records share the first record's writer fingerprint."""
-    first = fingerprints[0]
-    for index, fingerprint in enumerate(fingerprints):
-        if fingerprint != first:
-            return index
-    return len(fingerprints)

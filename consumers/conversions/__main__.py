@@ -15,9 +15,11 @@ from consumers.conversions.config import ConversionsConfig
 from consumers.conversions.dead_letters import DeadLetters
 from consumers.conversions.http_server import serve
 from consumers.conversions.ledger import Ledger
+from consumers.conversions.outcomes import Platform
 from consumers.conversions.platforms import Google, Meta
 from consumers.conversions.resolve import DsnQuerier, Querier, Resolver, SinkQuerier, SinkWatch
-from consumers.conversions.worker import Platform, ReplayFilter, Worker
+from consumers.conversions.sources import LiveSource, ReplayFilter, ReplaySource
+from consumers.conversions.worker import Worker
 
 log = logging.getLogger("consumers.conversions")
 STALL_SECONDS = 60.0
@@ -36,14 +38,15 @@ def build(config: ConversionsConfig, replay: ReplayFilter | None) -> Worker:
     )
     ledger = Ledger(config.bootstrap, config.ledger_topic)
     ledger.load()
+    source = LiveSource(config) if replay is None else ReplaySource(config, replay)
     return Worker(
         config,
+        source,
         platforms,
         ledger,
         DeadLetters(config.bootstrap, config.dlq_topic, config.dead_letter_timeout),
         Resolver(querier, timedelta(days=config.click_window_days)),
         SinkWatch(config.bootstrap, config.sink_group, config.topics.events),
-        replay,
     )
 
 
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     server = serve(config.http_host, config.http_port,
                    lambda: time.monotonic() - worker.last_iteration < STALL_SECONDS)  # fmt: skip
     log.info("conversions uploader: platforms %s, dry run %s, metrics http://%s:%d/metrics",
-             list(worker.runners), config.dry_run, config.http_host,
+             list(worker.uploaders), config.dry_run, config.http_host,
              server.server_address[1])  # fmt: skip
     try:
         worker.run()

@@ -96,6 +96,7 @@ class ConversionsConfig:
     breaker_failures: int = 5
     breaker_reset_seconds: float = 60.0
     max_pending: int = 10_000
+    commit_interval: float = 1.0  # seconds between offset commits (forced on revoke and stop)
     dead_letter_timeout: float = 10.0
     instance_id: str = ""  # static group membership: a restart gets its partitions back at once
     # Entries (eventschema.entry) whose conversions are uploaded; not browser keys: they are public.

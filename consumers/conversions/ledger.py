@@ -19,8 +19,9 @@ import time
 import uuid
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from consumers.runtime.kafka import acked_producer
 from eventschema.kafka_contract import client_config
 from eventschema.kafka_delivery import DeliveryFailed, OutgoingMessage, produce_and_wait
 
@@ -40,15 +41,7 @@ class Ledger:
         self.topic = topic
         self.timeout = timeout
         self.entries: dict[str, dict[str, object]] = {}
-        self._producer = Producer(
-            {
-                **client_config(bootstrap),
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "message.timeout.ms": int(timeout * 1000),
-            }  # fmt: skip
-        )
+        self._producer = acked_producer(bootstrap, timeout, linger_ms=5)
         self._tail = Consumer(
             {
                 **client_config(bootstrap),

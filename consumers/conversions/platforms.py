@@ -1,52 +1,36 @@
 """Per-platform payloads and the mapping of every answer to an outcome (ad-platforms.md §7).
 
-Outcomes per conversion: delivered, duplicate (the platform already had it: delivered), retry
-(with a floor from Retry-After / retryDelay), dead (never retried: the DLQ, with the platform's
-reason), solo (a whole batch was refused for one bad event: resend one by one to find it).
+Each class implements consumers.conversions.outcomes.Platform; the outcomes are described there.
 """
 
 import contextlib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from consumers.conversions import hashing as h
 from consumers.conversions.config import GoogleConfig, MetaConfig
 from consumers.conversions.model import Conversion, Match
+from consumers.conversions.outcomes import Built, Outcome, retry_after
+
+__all__ = ["Built", "Google", "Meta", "Outcome", "retry_after"]
 
 log = logging.getLogger(__name__)
+C = TypeVar("C", MetaConfig, GoogleConfig)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    kind: str  # delivered | duplicate | retry | dead | solo
-    reason: str = ""
-    detail: str = ""
-    delay: float = 0.0  # retry: at least this long (Retry-After)
-    throttled: bool = False  # retry: a rate limit (longer base)
-    alert: bool = False  # needs a human: credentials, permissions, unknown action
+class _Account(Generic[C]):
+    """A platform's settings, account and batch size, and the default phone region."""
 
-
-@dataclass
-class Built:
-    payload: dict[str, Any] | None = None
-    skip: str = ""  # nothing this platform can match on: not an error
-    dead: str = ""  # can never be accepted (expired, no value ...)
-    detail: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-def retry_after(response: httpx.Response) -> float:
-    raw = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return 0.0
+    def __init__(self, config: C, default_region: str) -> None:
+        self.config: C = config
+        self.account: str = config.account
+        self.batch_size: int = config.batch_size
+        self.default_region = default_region
 
 
 def _region(conv: Conversion, match: Match, default: str) -> str | None:
@@ -64,14 +48,8 @@ META_THROTTLE = {4, 17, 32, 613, 80003, 80004}
 META_ALERT = {190, 102, 10, 3, 368}
 
 
-class Meta:
+class Meta(_Account[MetaConfig]):
     name = "meta"
-
-    def __init__(self, config: MetaConfig, default_region: str) -> None:
-        self.config = config
-        self.account = config.account
-        self.batch_size = config.batch_size
-        self.default_region = default_region
 
     def build(self, conv: Conversion, match: Match, now: datetime) -> Built:
         c = self.config
@@ -80,6 +58,30 @@ class Meta:
             return Built(dead="expired", detail=f"event is {age / 86400:.1f} days old")
         if conv.value is None or not conv.currency or not re.fullmatch(r"[A-Z]{3}", conv.currency):
             return Built(dead="missing_value", detail="Purchase needs value and currency")
+        user = self._user(conv, match)
+        if not user:
+            return Built(skip="no_user_data")
+        source = c.action_sources.get(conv.source)
+        if source is None:
+            source = "website" if conv.page_url and conv.user_agent else "system_generated"
+        event: dict[str, Any] = {
+            "event_name": c.event_name,
+            "event_time": int(conv.at.timestamp()),
+            "event_id": conv.order_id if c.event_id_from == "order_id" else conv.message_id,
+            "action_source": source,
+            "user_data": user,
+            "custom_data": {
+                "value": conv.value,
+                "currency": conv.currency,
+                "order_id": conv.order_id,
+            },  # fmt: skip
+        }
+        if source == "website":
+            event["event_source_url"] = conv.page_url
+        return Built(payload=event)
+
+    def _user(self, conv: Conversion, match: Match) -> dict[str, Any]:
+        """Meta's user_data: hashed identifiers, click and browser ids, IP and user agent."""
         region = _region(conv, match, self.default_region)
         user: dict[str, Any] = {}
         emails = _unique([h.hashed(e, h.meta_email) for e in (*conv.emails, *match.emails)])
@@ -104,26 +106,7 @@ class Meta:
                            ("client_user_agent", conv.user_agent or match.user_agent)):  # fmt: skip
             if value:
                 user[key] = value
-        if not user:
-            return Built(skip="no_user_data")
-        source = c.action_sources.get(conv.source)
-        if source is None:
-            source = "website" if conv.page_url and conv.user_agent else "system_generated"
-        event: dict[str, Any] = {
-            "event_name": c.event_name,
-            "event_time": int(conv.at.timestamp()),
-            "event_id": conv.order_id if c.event_id_from == "order_id" else conv.message_id,
-            "action_source": source,
-            "user_data": user,
-            "custom_data": {
-                "value": conv.value,
-                "currency": conv.currency,
-                "order_id": conv.order_id,
-            },  # fmt: skip
-        }
-        if source == "website":
-            event["event_source_url"] = conv.page_url
-        return Built(payload=event)
+        return user
 
     def request(self, payloads: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"data": payloads, "access_token": self.config.access_token}
@@ -188,14 +171,8 @@ def google_datetime(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
 
 
-class Google:
+class Google(_Account[GoogleConfig]):
     name = "google"
-
-    def __init__(self, config: GoogleConfig, default_region: str) -> None:
-        self.config = config
-        self.account = config.account
-        self.batch_size = config.batch_size
-        self.default_region = default_region
 
     def build(self, conv: Conversion, match: Match, now: datetime) -> Built:
         c = self.config

@@ -1,0 +1,87 @@
+"""The uploader's two sources: the live `events` topic, and the replay of conversions_dlq.
+
+A source says which consumer it needs, how it starts, which platforms a record is for (from its
+headers, before any decoding), whether its offsets are committed and when it is used up.
+"""
+
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, TopicPartition
+
+from consumers.conversions.config import ConversionsConfig
+from consumers.runtime.kafka import make_consumer
+from consumers.runtime.sources import Rebalance, Subscribed
+from eventschema.event_names import canonical_event_name
+from eventschema.kafka_contract import HEADER_EVENT
+
+
+class LiveSource:
+    """`events` in the uploader's group: records whose `ff-event` is a conversion event go to
+    every platform. Committed; runs until stopped."""
+
+    commits = True
+
+    def __init__(self, config: ConversionsConfig) -> None:
+        self.events = config.events
+        self.subscribed = Subscribed(
+            [config.topics.events], config.group_id, config.instance_id or None
+        )
+
+    def consumer(self, bootstrap: str) -> Consumer:
+        return self.subscribed.consumer(bootstrap)
+
+    def start(self, consumer: Consumer, rebalance: Rebalance) -> None:
+        self.subscribed.start(consumer, rebalance)
+
+    def wanted(self, headers: dict[str, bytes], platforms: list[str]) -> list[str]:
+        name = (headers.get(HEADER_EVENT) or b"").decode("utf-8", "replace")
+        return list(platforms) if canonical_event_name(name) in self.events else []
+
+    def exhausted(self, _last_seen: dict[int, int]) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class ReplayFilter:
+    platform: str = ""
+    reason: str = ""
+
+
+class ReplaySource:
+    """conversions_dlq from the start, in a group of its own, to the ends it had at start; each
+    record goes only to the platform (and reason) it was dead-lettered for. Never committed: a
+    replay reads the DLQ from the start each time."""
+
+    commits = False
+
+    def __init__(self, config: ConversionsConfig, chosen: ReplayFilter) -> None:
+        self.topic = config.dlq_topic
+        self.group = f"{config.group_id}-replay"
+        self.chosen = chosen
+        self.ends: dict[int, int] = {}
+
+    def consumer(self, bootstrap: str) -> Consumer:
+        return make_consumer(bootstrap, self.group)
+
+    def start(self, consumer: Consumer, _rebalance: Rebalance) -> None:
+        meta = consumer.list_topics(self.topic, timeout=10)
+        parts = sorted(meta.topics[self.topic].partitions)
+        for p in parts:
+            tp = TopicPartition(self.topic, p)
+            self.ends[p] = consumer.get_watermark_offsets(tp, timeout=10)[1]
+        consumer.assign([TopicPartition(self.topic, p, 0) for p in parts])
+
+    def wanted(self, headers: dict[str, bytes], platforms: list[str]) -> list[str]:
+        platform = (headers.get("platform") or b"").decode()
+        reason = (headers.get("reason") or b"").decode()
+        if self.chosen.reason and reason != self.chosen.reason:
+            return []
+        chosen = list(platforms) if platform == "*" else [platform]
+        return [p for p in chosen if p in platforms and self.chosen.platform in ("", p)]
+
+    def exhausted(self, last_seen: dict[int, int]) -> bool:
+        """Every partition read up to the end it had when the replay started."""
+        return all(last_seen.get(p, -1) + 1 >= end for p, end in self.ends.items())
+
+
+UploaderSource = LiveSource | ReplaySource
