@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from consumers.runtime.handler import Key
+
 log = logging.getLogger(__name__)
-Key = tuple[str, int]  # (topic, partition)
 
 
 class Committer:
