@@ -4,86 +4,29 @@ Layout under data_dir: server.properties, cluster.id, kafka.pid, data/ (log.dirs
 (server.log from log4j, kafkaServer.out for the JVM's own stdout/stderr).
 """
 
-import base64
-import os
-import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 from eventschema.kafka_contract import DEFAULT_KAFKA_PORT, client_config
 from footfall import paths
+from footfall.broker_setup import (
+    JVM_FLAGS,
+    BrokerError,
+    ensure_jars,
+    find_free_ports,
+    new_cluster_id,
+    port_in_use,
+    server_properties,
+)
+from footfall.config import java_executable
 from footfall.kafka_auth import ADMIN, BrokerAuth
 from footfall.procs import cmdline, pid_alive, read_pid, terminate
 
+__all__ = ["BrokerError", "LocalBroker", "find_free_ports", "metadata_ok", "port_in_use"]
+
 READY_LINE = "Kafka Server started"
-
-# The G1 flags are the ones bin/kafka-run-class.sh sets; 1 GB is the scripts' default heap.
-JVM_FLAGS = (
-    "-Xms256m",
-    "-Xmx1g",
-    "-XX:+UseG1GC",
-    "-XX:MaxGCPauseMillis=20",
-    "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent",
-    "-XX:MaxInlineLevel=15",
-    "-Djava.awt.headless=true",
-)
-
-
-class BrokerError(RuntimeError):
-    """The broker could not be prepared, started or reached."""
-
-
-def find_free_ports(count: int) -> list[int]:
-    """Ports free right now on 127.0.0.1; all sockets stay bound until each port is picked."""
-    socks: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex((host, port)) == 0
-
-
-def java_executable() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    return str(Path(java_home) / "bin" / "java") if java_home else "java"
-
-
-def ensure_jars(lib_dir: Path | None = None) -> Path:
-    """Fetch the broker jars with Maven unless the lib dir already holds some."""
-    lib = lib_dir or paths.kafka_lib_dir()
-    if lib.is_dir() and any(lib.glob("*.jar")):
-        return lib
-    lib.mkdir(parents=True, exist_ok=True)
-    pom = paths.kafka_deploy_dir() / "pom.xml"
-    # The output path must be absolute: the plugin resolves relative paths against the POM's dir.
-    cmd = ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies"]
-    cmd += ["-DincludeScope=runtime", f"-DoutputDirectory={lib.resolve()}"]
-    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
-    if not any(lib.glob("*.jar")):
-        raise BrokerError(f"mvn copied no jars into {lib}")
-    return lib
-
-
-def new_cluster_id() -> str:
-    """A Kafka Uuid: 16 random bytes, URL-safe Base64 without padding, never starting with '-'."""
-    while True:
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cid.startswith("-"):
-            return cid
 
 
 class LocalBroker:
@@ -97,12 +40,14 @@ class LocalBroker:
         *,
         lib_dir: Path | None = None,
         auth: BrokerAuth | None = None,
+        java: str | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.auth = auth  # None: a PLAINTEXT listener, no ACLs
         self.port = port
         self.controller_port = controller_port
         self.lib_dir = lib_dir or paths.kafka_lib_dir()
+        self.java = java or java_executable()  # $JAVA_HOME/bin/java, else java on the PATH
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 
@@ -150,34 +95,7 @@ class LocalBroker:
         return self.properties_file
 
     def _properties(self) -> str:
-        host = "127.0.0.1"  # advertise 127.0.0.1, not localhost (which may resolve to ::1)
-        props = {
-            "process.roles": "broker,controller",
-            "node.id": "1",
-            # A static voter set (format without --standalone) is not stored in the metadata
-            # log, so a restart with a different controller port still works.
-            "controller.quorum.voters": f"1@{host}:{self.controller_port}",
-            "listeners": f"PLAINTEXT://{host}:{self.port},CONTROLLER://{host}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{self.port}",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "log.dirs": str(self.storage_dir),
-            "num.partitions": "1",
-            "auto.create.topics.enable": "false",
-            # One node: internal topics need RF 1 / min ISR 1, or groups and transactions hang.
-            "offsets.topic.replication.factor": "1",
-            "offsets.topic.num.partitions": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "transaction.state.log.num.partitions": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
-            "group.initial.rebalance.delay.ms": "0",
-        }
-        if self.auth:
-            props.update(self.auth.properties(host, self.port, self.controller_port))
-        return "".join(f"{k}={v}\n" for k, v in props.items())
+        return server_properties(self.port, self.controller_port, self.storage_dir, self.auth)
 
     def cluster_id(self) -> str:
         """The id this data dir was (or will be) formatted with, kept next to the data."""
@@ -197,7 +115,7 @@ class LocalBroker:
         if self.is_formatted():
             return
         tools_log = paths.kafka_deploy_dir() / "log4j2-tools.properties"
-        cmd = [java_executable(), "-Xmx256m", "-cp", f"{self.lib_dir}/*"]
+        cmd = [self.java, "-Xmx256m", "-cp", f"{self.lib_dir}/*"]
         cmd += [f"-Dlog4j2.configurationFile={tools_log}", "kafka.tools.StorageTool", "format"]
         cmd += ["-t", self.cluster_id(), "-c", str(self.write_properties())]
         if self.auth:  # SCRAM users are metadata records, written by the format
@@ -232,7 +150,7 @@ class LocalBroker:
 
     def _command(self) -> list[str]:
         log4j = paths.kafka_deploy_dir() / "log4j2.properties"
-        cmd = [java_executable(), *JVM_FLAGS, f"-Dkafka.logs.dir={self.log_dir}"]
+        cmd = [self.java, *JVM_FLAGS, f"-Dkafka.logs.dir={self.log_dir}"]
         cmd += [f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{self.lib_dir}/*"]
         return [*cmd, "kafka.Kafka", str(self.properties_file)]
 

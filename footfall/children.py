@@ -1,6 +1,5 @@
 """A supervised child process (the API or the sink): start, health, crash restart with backoff."""
 
-import os
 import shlex
 import subprocess
 import sys
@@ -26,9 +25,9 @@ class ChildSpec:
     stop_timeout: float
 
 
-def module_argv(module: str, override_var: str) -> list[str]:
-    """`python -m module`, or a stand-in command from an env var (for trying the runner alone)."""
-    override = os.environ.get(override_var)
+def module_argv(module: str, override: str | None = None) -> list[str]:
+    """`python -m module`, or a stand-in command (FOOTFALL_<NAME>_CMD, for trying the runner
+    alone)."""
     return shlex.split(override) if override else [sys.executable, "-m", module]
 
 

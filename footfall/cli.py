@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import httpx
 
-from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, DEFAULT_KAFKA_PORT
-from eventschema.read_key_file import read_key
+from eventschema.kafka_contract import DEFAULT_KAFKA_PORT
+from eventschema.read_key_file import local_read_key
 from footfall import runstate
 from footfall.broker import BrokerError, LocalBroker
 from footfall.children import health_ok
@@ -71,10 +71,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     sql = sys.stdin.read() if args.sql == "-" else args.sql
-    url = f"{RunConfig.from_env().sink_url}/query"
+    cfg = RunConfig.from_env()
+    url = f"{cfg.sink_url}/query"
     params = {"format": args.format} if args.format else None
     # FOOTFALL_READ_KEY, else the key `footfall up` keeps in <data dir>/secrets/read_key.
-    key = read_key("FOOTFALL_READ_KEY")
+    key = cfg.read_key or local_read_key(cfg.data_dir)
     headers = {"Authorization": f"Bearer {key}"} if key else None
     try:
         resp = httpx.post(
@@ -100,7 +101,8 @@ def cmd_user(args: argparse.Namespace) -> int:
     from footfall_analytics.server.keyfiles import users_file
     from footfall_analytics.server.users import UserError, UserStore
 
-    store = UserStore(users_file(RunConfig.from_env().data_dir))
+    cfg = RunConfig.from_env()
+    store = UserStore(users_file(cfg.data_dir, cfg.users_file))
     if args.action != "list" and not args.name:
         print(f"footfall: `footfall user {args.action} NAME`", file=sys.stderr)
         return 2
@@ -137,8 +139,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
     """Create the topics on any broker (docker-compose runs this once before the services)."""
     from footfall.topics import ensure_topics
 
-    bootstrap = os.environ.get("FOOTFALL_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
-    prefix = os.environ.get("FOOTFALL_TOPIC_PREFIX", "")
+    cfg = RunConfig.from_env()
+    bootstrap, prefix = cfg.topics_bootstrap, cfg.topic_prefix
     try:
         names = ensure_topics(bootstrap, prefix, timeout=args.timeout)
     except Exception as exc:  # the admin client raises several types; all mean "not done"

@@ -1,17 +1,45 @@
-"""Settings the runner and CLI read from the environment (see docs/contract-for-helpers.md)."""
+"""Settings the runner and CLI read from the environment (see docs/contract-for-helpers.md).
+
+They are read here only, once per command, with starlette's Config: a value that does not parse
+(a port that is not a number) stops the command, naming the variable. The environment handed to
+the children is built from os.environ on purpose (`child_env`): they read their own settings."""
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from eventschema.kafka_contract import DEFAULT_KAFKA_PORT
+from starlette.config import Config
+
+from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, DEFAULT_KAFKA_PORT
 from footfall import paths
 
 DEMO_BROWSER_KEY = "pk_demo"  # public: shipped in the demo's pages, allowed for its origin only
+# The children whose command FOOTFALL_<NAME>_CMD may replace (for trying the runner alone).
+CHILD_NAMES = ("api", "sink", "analytics", "conversions", "demo")
+T = TypeVar("T")
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
+def _setting(config: Config, name: str, default: T, cast: Callable[[str], T]) -> T:
+    """`name` cast by `cast`, naming the variable when it fails; unset or empty: `default`."""
+    return config(name, cast=cast) if config(name, default="") else default
+
+
+def java_executable(environ: Mapping[str, str] = os.environ) -> str:
+    """$JAVA_HOME/bin/java, else `java` on the PATH."""
+    java_home = Config(environ=environ)("JAVA_HOME", default="")
+    return str(Path(java_home) / "bin" / "java") if java_home else "java"
+
+
+def _conversions_configured(config: Config) -> bool:
+    """The uploader runs when Meta or Google Ads credentials are configured."""
+    meta = config("FOOTFALL_META_PIXEL_ID", default="") and config(
+        "FOOTFALL_META_ACCESS_TOKEN", default=""
+    )
+    google = all(config(f"FOOTFALL_GOOGLE_ADS_{name}", default="") for name in (
+        "CUSTOMER_ID", "CONVERSION_ACTION_ID", "DEVELOPER_TOKEN", "ACCESS_TOKEN"))  # fmt: skip
+    return bool(meta or google)
 
 
 @dataclass(frozen=True)
@@ -30,25 +58,50 @@ class RunConfig:
     analytics_host: str = "127.0.0.1"
     analytics_port: int = 8125
     kafka_sasl: bool = False  # `up --kafka-sasl`: SCRAM logins and ACLs (footfall.kafka_local)
+    conversions_enabled: bool = False  # with Meta or Google Ads credentials
+    conversions_host: str = "127.0.0.1"
+    conversions_port: int = 8126
+    demo_write_key: str = DEMO_BROWSER_KEY
+    users_file: Path | None = None  # FOOTFALL_USERS_FILE; None: <data_dir>/secrets/users.json
+    commands: Mapping[str, str] = field(default_factory=dict)  # child name -> FOOTFALL_*_CMD
+    java: str = "java"  # the broker's JVM ($JAVA_HOME/bin/java)
+    read_key: str | None = None  # FOOTFALL_READ_KEY, for `footfall query`
+    topics_bootstrap: str = DEFAULT_BOOTSTRAP  # FOOTFALL_KAFKA_BOOTSTRAP, for `footfall topics`
 
     @classmethod
     def from_env(
-        cls, kafka_port: int = DEFAULT_KAFKA_PORT, controller_port: int = 9093
+        cls,
+        kafka_port: int = DEFAULT_KAFKA_PORT,
+        controller_port: int = 9093,
+        environ: Mapping[str, str] = os.environ,
     ) -> "RunConfig":
+        config = Config(environ=environ)
+        users_file = config("FOOTFALL_USERS_FILE", default="")
+        commands = {n: config(f"FOOTFALL_{n.upper()}_CMD", default="") for n in CHILD_NAMES}
         return cls(
-            data_dir=paths.data_dir(),
+            data_dir=paths.data_dir(environ),
             kafka_port=kafka_port,
             controller_port=controller_port,
-            topic_prefix=os.environ.get("FOOTFALL_TOPIC_PREFIX", ""),
-            api_host=_env("FOOTFALL_API_HOST", "127.0.0.1"),
-            api_port=int(_env("FOOTFALL_API_PORT", "8080")),
-            sink_host=_env("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1"),
-            sink_port=int(_env("FOOTFALL_SINK_HTTP_PORT", "8124")),
-            demo_host=_env("FOOTFALL_DEMO_HOST", "127.0.0.1"),
-            demo_port=int(_env("FOOTFALL_DEMO_PORT", "8090")),
-            demo_enabled=_env("FOOTFALL_DEMO", "1").lower() not in ("0", "false", "no", "off"),
-            analytics_host=_env("FOOTFALL_ANALYTICS_HOST", "127.0.0.1"),
-            analytics_port=int(_env("FOOTFALL_ANALYTICS_PORT", "8125")),
+            topic_prefix=config("FOOTFALL_TOPIC_PREFIX", default=""),
+            api_host=_setting(config, "FOOTFALL_API_HOST", "127.0.0.1", str),
+            api_port=_setting(config, "FOOTFALL_API_PORT", 8080, int),
+            sink_host=_setting(config, "FOOTFALL_SINK_HTTP_HOST", "127.0.0.1", str),
+            sink_port=_setting(config, "FOOTFALL_SINK_HTTP_PORT", 8124, int),
+            demo_host=_setting(config, "FOOTFALL_DEMO_HOST", "127.0.0.1", str),
+            demo_port=_setting(config, "FOOTFALL_DEMO_PORT", 8090, int),
+            demo_enabled=_setting(config, "FOOTFALL_DEMO", "1", str).lower()
+            not in ("0", "false", "no", "off"),
+            analytics_host=_setting(config, "FOOTFALL_ANALYTICS_HOST", "127.0.0.1", str),
+            analytics_port=_setting(config, "FOOTFALL_ANALYTICS_PORT", 8125, int),
+            conversions_enabled=_conversions_configured(config),
+            conversions_host=_setting(config, "FOOTFALL_CONVERSIONS_HTTP_HOST", "127.0.0.1", str),
+            conversions_port=_setting(config, "FOOTFALL_CONVERSIONS_HTTP_PORT", 8126, int),
+            demo_write_key=_setting(config, "FOOTFALL_DEMO_WRITE_KEY", DEMO_BROWSER_KEY, str),
+            users_file=Path(users_file) if users_file else None,
+            commands={name: command for name, command in commands.items() if command},
+            java=java_executable(environ),
+            read_key=config("FOOTFALL_READ_KEY", default="").strip() or None,
+            topics_bootstrap=config("FOOTFALL_KAFKA_BOOTSTRAP", default=DEFAULT_BOOTSTRAP),
         )
 
     @property
@@ -72,18 +125,8 @@ class RunConfig:
         return f"http://{_connect_host(self.analytics_host)}:{self.analytics_port}"
 
     @property
-    def conversions_enabled(self) -> bool:
-        """The uploader runs when Meta or Google Ads credentials are configured."""
-        env = os.environ
-        meta = env.get("FOOTFALL_META_PIXEL_ID") and env.get("FOOTFALL_META_ACCESS_TOKEN")
-        google = all(env.get(f"FOOTFALL_GOOGLE_ADS_{name}") for name in (
-            "CUSTOMER_ID", "CONVERSION_ACTION_ID", "DEVELOPER_TOKEN", "ACCESS_TOKEN"))  # fmt: skip
-        return bool(meta or google)
-
-    @property
     def conversions_url(self) -> str:
-        host = _env("FOOTFALL_CONVERSIONS_HTTP_HOST", "127.0.0.1")
-        return f"http://{_connect_host(host)}:{_env('FOOTFALL_CONVERSIONS_HTTP_PORT', '8126')}"
+        return f"http://{_connect_host(self.conversions_host)}:{self.conversions_port}"
 
     @property
     def kafka_dir(self) -> Path:
@@ -123,7 +166,7 @@ class RunConfig:
 
     def _browser_keys(self, configured: str) -> str:
         """The configured browser keys plus the demo shop's public key for its own origin."""
-        key = os.environ.get("FOOTFALL_DEMO_WRITE_KEY") or DEMO_BROWSER_KEY
+        key = self.demo_write_key
         entries = [e for e in configured.split(";") if e.strip()]
         if any(e.partition("=")[0].strip() == key for e in entries):
             return configured  # the operator configured it: their origins win

@@ -6,7 +6,6 @@ Both are shown once, on the terminal, when they are made. Each run also makes an
 key, which the analytics server presents to the sink's /query; the children get only the
 digests of the keys (FOOTFALL_READ_KEYS), and the analytics server the internal key itself."""
 
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,20 +38,20 @@ class LocalCredentials:
         ours = [digest_entry(self.operator_key), digest_entry(self.internal_key)]
         return ",".join([*(e for e in configured.split(",") if e.strip()), *ours])
 
-    def reader_env(self) -> dict[str, str]:
-        """For the servers that check read keys (the sink's /query, the analytics server)."""
-        return {
-            "FOOTFALL_READ_KEYS": self.read_keys_entry(os.environ.get("FOOTFALL_READ_KEYS", ""))
-        }
+    def reader_env(self, configured: str = "") -> dict[str, str]:
+        """For the servers that check read keys (the sink's /query, the analytics server);
+        `configured` is the operator's FOOTFALL_READ_KEYS, from the children's environment."""
+        return {"FOOTFALL_READ_KEYS": self.read_keys_entry(configured)}
 
-    def analytics_env(self) -> dict[str, str]:
-        return {**self.reader_env(), "FOOTFALL_SINK_READ_KEY": self.internal_key}
+    def analytics_env(self, configured: str = "") -> dict[str, str]:
+        return {**self.reader_env(configured), "FOOTFALL_SINK_READ_KEY": self.internal_key}
 
 
-def ensure_local_credentials(data_dir: Path) -> LocalCredentials:
+def ensure_local_credentials(data_dir: Path, users: Path | None = None) -> LocalCredentials:
+    """`users`: FOOTFALL_USERS_FILE (RunConfig.users_file), else <data_dir>/secrets/users.json."""
     directory = private_dir(secrets_dir(data_dir))
     key, key_created = read_or_create(directory / "read_key", new_read_key)
-    store = UserStore(users_file(data_dir))
+    store = UserStore(users_file(data_dir, users))
     password = None
     if not store.names():  # nobody can log in yet: make the first user
         password = new_password()

@@ -4,7 +4,6 @@ Start order is broker -> topics -> sink -> API; stop order is API -> sink -> bro
 accepted by the API is left without a running consumer and the sink can commit before Kafka goes.
 """
 
-import os
 import signal
 import time
 from types import FrameType
@@ -32,14 +31,15 @@ def say(msg: str) -> None:
 class Supervisor:
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
-        self.broker = LocalBroker(cfg.kafka_dir, cfg.kafka_port, cfg.controller_port)
+        self.broker = LocalBroker(cfg.kafka_dir, cfg.kafka_port, cfg.controller_port, java=cfg.java)
         if cfg.kafka_sasl:  # SCRAM logins and ACLs; each child logs in as its own user
             self.broker.auth = kafka_local.load_auth(cfg.data_dir, self.broker)
         # Made on the first run (and shown once); the read servers get only key digests.
-        self.credentials = ensure_local_credentials(cfg.data_dir)
+        self.credentials = ensure_local_credentials(cfg.data_dir, cfg.users_file)
         env = cfg.child_env()
-        readers = cfg.child_env(self.credentials.reader_env())
-        analytics = cfg.child_env(self.credentials.analytics_env())
+        configured_keys = env.get("FOOTFALL_READ_KEYS", "")  # the operator's, kept for all
+        readers = cfg.child_env(self.credentials.reader_env(configured_keys))
+        analytics = cfg.child_env(self.credentials.analytics_env(configured_keys))
         # Stopped in this order; started in reverse. The demo shop goes first, so the events
         # its back end still holds reach the API before the API stops. The analytics server
         # only reads (through the sink's /query), so it starts after the sink and stops first.
@@ -60,30 +60,30 @@ class Supervisor:
         self._banner_shown = False
 
     def _api_spec(self) -> ChildSpec:
-        argv = module_argv("producer_api", "FOOTFALL_API_CMD")
+        argv = module_argv("producer_api", self.cfg.commands.get("api"))
         log = self.cfg.log_dir / "api.log"
         return ChildSpec("api", argv, f"{self.cfg.api_url}/readyz", log, stop_timeout=15.0)
 
     def _sink_spec(self) -> ChildSpec:
-        argv = module_argv("consumers.clickhouse_sink", "FOOTFALL_SINK_CMD")
+        argv = module_argv("consumers.clickhouse_sink", self.cfg.commands.get("sink"))
         log = self.cfg.log_dir / "sink.log"
         # The sink flushes its last batch and commits on SIGTERM: give it time.
         return ChildSpec("sink", argv, f"{self.cfg.sink_url}/healthz", log, stop_timeout=45.0)
 
     def _analytics_spec(self) -> ChildSpec:
-        argv = module_argv("footfall_analytics.server", "FOOTFALL_ANALYTICS_CMD")
+        argv = module_argv("footfall_analytics.server", self.cfg.commands.get("analytics"))
         log = self.cfg.log_dir / "analytics.log"
         url = f"{self.cfg.analytics_url}/healthz"
         return ChildSpec("analytics", argv, url, log, stop_timeout=10.0)
 
     def _conversions_spec(self) -> ChildSpec:
-        argv = module_argv("consumers.conversions", "FOOTFALL_CONVERSIONS_CMD")
+        argv = module_argv("consumers.conversions", self.cfg.commands.get("conversions"))
         log = self.cfg.log_dir / "conversions.log"
         url = f"{self.cfg.conversions_url}/healthz"
         return ChildSpec("conversions", argv, url, log, stop_timeout=30.0)
 
     def _demo_spec(self) -> ChildSpec:
-        argv = module_argv("demo", "FOOTFALL_DEMO_CMD")
+        argv = module_argv("demo", self.cfg.commands.get("demo"))
         log = self.cfg.log_dir / "demo.log"
         return ChildSpec("demo", argv, f"{self.cfg.demo_url}/healthz", log, stop_timeout=10.0)
 
@@ -128,7 +128,8 @@ class Supervisor:
             self.cfg.bootstrap, self.cfg.topic_prefix, env=self.broker.client_env
         )
         if self.broker.auth:
-            kafka_local.grant(self.broker, self.cfg.topic_prefix, os.environ)
+            # The group names the children will use, from the environment they are given.
+            kafka_local.grant(self.broker, self.cfg.topic_prefix, self.cfg.child_env())
             say(f"Kafka SASL/SCRAM with ACLs; users in {kafka_local.users_file(self.cfg.data_dir)}")
         say(f"topics ready: {', '.join(topics)}")
         for child in reversed(self.children):

@@ -3,7 +3,7 @@
     python -m footfall_analytics.bench --dsn chdb:///tmp/ff-bench-1m --events 1000000
 
 Generates the events first when the database holds fewer than --events (same seed, same data):
-about 100 events per person (generate.LOYAL), then OPTIMIZE ... FINAL, unless --no-optimize
+about 100 events per person (synthetic.LOYAL), then OPTIMIZE ... FINAL, unless --no-optimize
 leaves the parts as the inserts and background merges made them (FINAL then merges at query time,
 as it does on a live table between merges).
 """

@@ -16,7 +16,6 @@ to every step's events and --step-filter N:field:op:value (step_filter=) only to
 """
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -25,6 +24,7 @@ import httpx
 from footfall_analytics.errors import BadParameter
 from footfall_analytics.server.args import Args
 from footfall_analytics.server.reports import REPORTS
+from footfall_analytics.server.settings import CliSettings
 from footfall_analytics.server.source import open_dsn
 
 COMMANDS = {
@@ -92,15 +92,17 @@ def query_items(opts: argparse.Namespace) -> list[tuple[str, str]]:
     return items
 
 
-def fetch(opts: argparse.Namespace, items: list[tuple[str, str]]) -> dict[str, Any]:
+def fetch(
+    opts: argparse.Namespace, items: list[tuple[str, str]], settings: CliSettings
+) -> dict[str, Any]:
     path = COMMANDS[opts.command]
     if opts.dsn:
-        source = open_dsn(opts.dsn, os.environ.get("FOOTFALL_CLICKHOUSE_DATABASE") or "footfall")
+        source = open_dsn(opts.dsn, settings.database)
         try:
             return REPORTS[path](source.client, Args(items))
         finally:
             source.close()
-    base = opts.server or os.environ.get("FOOTFALL_ANALYTICS_URL") or "http://127.0.0.1:8125"
+    base = opts.server or settings.server_url
     params = httpx.QueryParams(tuple(items))
     response = httpx.get(f"{base.rstrip('/')}/api/{path}", params=params, timeout=120)
     body: dict[str, Any] = response.json()
@@ -159,8 +161,9 @@ def render(command: str, body: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parser().parse_args(argv)
+    settings = CliSettings.load()
     try:
-        body = fetch(opts, query_items(opts))
+        body = fetch(opts, query_items(opts), settings)
     except BadParameter as error:
         print(f"bad parameter {error.name}: {error.message}", file=sys.stderr)
         return 2

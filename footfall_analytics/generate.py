@@ -20,87 +20,46 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from eventschema.stored_columns import CLICK_ID_COLUMNS, KAFKA_COLUMNS, UTM_COLUMNS
+from eventschema.stored_columns import CLICK_ID_COLUMNS
+from footfall_analytics.synthetic import (
+    BRIEF,
+    CAMPAIGNS,
+    COLUMNS,
+    LOYAL,
+    SECTIONS,
+    SITE,
+    START,
+    WEIGHTS,
+    Campaign,
+    Profile,
+    Truth,
+    TruthEvent,
+)
 
-# The stored columns (eventschema.stored_columns) the generator fills, in the order of its rows;
-# the table's DEFAULTs fill the rest.
-COLUMNS: tuple[str, ...] = (
-    "message_id", "type", "event", "anonymous_id", "user_id", "previous_id", "timestamp",
-    "received_at", "page_url", "page_path", "page_referrer", *UTM_COLUMNS, *CLICK_ID_COLUMNS,
-    "properties", "source", *KAFKA_COLUMNS,
-)  # fmt: skip
-SITE = "https://shop.example"
-SECTIONS = ("cameras", "lenses", "blog", "support")
-START = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
-
-
-@dataclass(frozen=True)
-class Campaign:
-    key: str
-    channel: str  # what footfall_channel must say (docs/analytics.md)
-    utm_source: str = ""
-    utm_medium: str = ""
-    utm_campaign: str = ""
-    referrer: str = ""
-    click_id: tuple[str, str] | None = None  # (column, prefix)
-
-
-CAMPAIGNS = (
-    Campaign("fb_spring", "paid social", "facebook", "paid_social", "spring_sale",
-             "https://l.facebook.com/", ("fbclid", "fb")),
-    Campaign("fb_retarget", "paid social", "facebook", "cpc", "retarget", "", ("fbclid", "fb")),
-    Campaign("google_brand", "paid search", "google", "cpc", "brand", "https://www.google.com/",
-             ("gclid", "gc")),
-    Campaign("tiktok", "paid social", "", "", "", "https://www.tiktok.com/", ("ttclid", "tt")),
-    Campaign("organic", "organic search", referrer="https://www.google.com/"),
-    Campaign("bing_organic", "organic search", referrer="https://www.bing.com/search"),
-    Campaign("instagram", "social", referrer="https://l.instagram.com/"),
-    Campaign("newsletter", "email", "newsletter", "email", "weekly"),
-    Campaign("blog", "referral", referrer="https://blog.example.org/best-cameras"),
-    Campaign("direct", "direct"),
-)  # fmt: skip
-_WEIGHTS = (14, 6, 10, 4, 14, 4, 8, 8, 7, 25)
+__all__ = ["COLUMNS", "START", "Generator", "Truth", "TruthEvent", "generate", "insert"]
 
 
 @dataclass
-class TruthEvent:
-    person: str  # 'u:<user>' or 'a:<anonymous id>', what identity must resolve to ('' = none)
-    at: datetime
-    type: str
-    event: str
-    source: str
-    message_id: str
-    channel: str  # the campaign's channel for an entry event, else 'direct'
-    touch: Campaign | None  # the campaign of an entry event (None for direct / not an entry)
-    section: str
-    revenue: float
-    utm_source: str
+class Visitor:
+    """One person while the generator writes their visits."""
 
+    anon: list[str]  # two devices' anonymous ids
+    user: str
+    will_register: bool
+    junk: bool  # identifies with a placeholder user id
+    at: datetime  # the time of the next event
+    registered_at: datetime | None = None
+    linked: set[int] = field(default_factory=set)  # devices the user id is linked to
+    events: list[list[object]] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # truth indices whose person depends on them
 
-@dataclass
-class Truth:
-    events: list[TruthEvent] = field(default_factory=list)
-    conflicts: dict[str, list[str]] = field(default_factory=dict)  # anon -> user ids, oldest first
-    links: dict[str, str] = field(default_factory=dict)  # anon -> user id (the mapping)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How much one person does: the number of visits (sessions) is drawn from `visits`; in a
-    visit after registering, each event is a purchase with chance `order_rate`."""
-
-    visits: tuple[int, ...]
-    order_rate: float
-
-
-# Tests: about 13 events per person and many purchases, so small data sets take every path.
-BRIEF = Profile(visits=(1, 1, 2, 2, 3, 4, 6), order_rate=0.3)
-# The benchmark: about 100 events per person (10M events = 100k persons), purchases rarer.
-LOYAL = Profile(visits=tuple(range(8, 37)), order_rate=0.03)
+    @property
+    def registered(self) -> bool:
+        return self.registered_at is not None and not self.junk
 
 
 class Generator:
@@ -155,92 +114,79 @@ class Generator:
         """All rows of person n (a normal visitor; registered with some probability)."""
         rng = self.rng
         anon = [f"anon-{n}-{rng.randrange(10**6)}", f"anon-{n}-b{rng.randrange(10**6)}"]
-        user = f"user-{n}"
-        registered_at: datetime | None = None
         will_register = rng.random() < 0.5
-        junk = will_register and rng.random() < 0.05  # identifies with a placeholder user id
-        linked = set()
+        junk = will_register and rng.random() < 0.05
         at = START + timedelta(seconds=rng.randrange(self.weeks * 7 * 86400))
-        events: list[list[object]] = []
-        rows_person: list[int] = []  # truth indices whose person depends on registration
+        v = Visitor(anon, f"user-{n}", will_register, junk, at)
         for _ in range(rng.choice(self.profile.visits)):
-            device = 1 if registered_at and not junk and rng.random() < 0.3 else 0
-            camp = rng.choices(CAMPAIGNS, _WEIGHTS)[0]
-            logged_in = registered_at is not None and device in linked
-            uid = (
-                user if logged_in and not junk else ("undefined" if junk and registered_at else "")
-            )
-            path = f"/{rng.choice(SECTIONS)}"
-            rows_person.append(len(self.truth.events))
-            events.append(self._row("", at, type_="page", anon=anon[device], user=uid,
-                path=path, camp=camp, section=path[1:], entry=True))  # fmt: skip
-            for _ in range(rng.randrange(1, 7)):
-                at += timedelta(seconds=rng.randrange(5, 1200), milliseconds=rng.randrange(1000))
-                section = rng.choice(SECTIONS)
-                if registered_at and device not in linked and not junk:
-                    # A login on another device: a late identify for its earlier events.
-                    linked.add(device)
-                    uid = user
-                    rows_person.append(len(self.truth.events))
-                    events.append(self._row("", at, type_="identify", anon=anon[device], user=user))
-                    continue
-                roll = rng.random()
-                rows_person.append(len(self.truth.events))
-                if registered_at is None and will_register and roll < 0.35:
-                    registered_at = at
-                    linked.add(device)
-                    uid = "undefined" if junk else user
-                    events.append(self._row("", at, event="Signed Up", anon=anon[device], user=uid,
-                        path="/signup", referrer=f"{SITE}/", section="account"))  # fmt: skip
-                    at += timedelta(seconds=1)
-                    rows_person.append(len(self.truth.events))
-                    events.append(self._row("", at, type_="identify", anon=anon[device], user=uid))
-                elif registered_at is not None and roll < self.profile.order_rate:
-                    revenue = float(rng.randrange(20, 900))
-                    events.append(
-                        self._row(
-                            "",
-                            at,
-                            event="Order Completed",
-                            anon=anon[device],
-                            user=uid,
-                            path="/checkout",
-                            referrer=f"{SITE}/",
-                            revenue=revenue,
-                        )
-                    )
-                elif roll < 0.6:
-                    events.append(
-                        self._row(
-                            "",
-                            at,
-                            event="Product Viewed",
-                            anon=anon[device],
-                            user=uid,
-                            path=f"/{section}/item",
-                            referrer=f"{SITE}/",
-                            section=section,
-                        )
-                    )
-                else:
-                    events.append(self._row("", at, type_="page", anon=anon[device], user=uid,
-                        path=f"/{section}", referrer=f"{SITE}/", section=section))  # fmt: skip
-            at += timedelta(hours=rng.randrange(1, 120), seconds=rng.randrange(3600))
-        if registered_at and not junk and rng.random() < 0.25:
+            self._visit(v)
+        if v.registered and rng.random() < 0.25:
             # Offline purchase: CSV row with only the user id.
-            at += timedelta(hours=rng.randrange(1, 30))
-            rows_person.append(len(self.truth.events))
-            events.append(self._row("", at, event="Order Completed", user=user, source="csv",
-                revenue=float(rng.randrange(100, 2000))))  # fmt: skip
-        person = f"u:{user}" if registered_at and not junk else f"a:{anon[0]}"
-        for i in rows_person:
-            ev = self.truth.events[i]
+            v.at += timedelta(hours=rng.randrange(1, 30))
+            self._add(v, event="Order Completed", user=v.user, source="csv",
+                      revenue=float(rng.randrange(100, 2000)))  # fmt: skip
+        person = f"u:{v.user}" if v.registered else f"a:{anon[0]}"
+        for i in v.rows:
             # An unregistered visitor's second device would be another person: never used.
-            ev.person = person
-        if registered_at and not junk:
-            for d in linked:
-                self.truth.links[anon[d]] = user
-        yield from events
+            self.truth.events[i].person = person
+        if v.registered:
+            for d in v.linked:
+                self.truth.links[anon[d]] = v.user
+        yield from v.events
+
+    def _add(self, v: Visitor, **row: object) -> None:
+        """A row of `v` at `v.at`; its person is settled when all of `v`'s rows are made."""
+        v.rows.append(len(self.truth.events))
+        v.events.append(self._row("", v.at, **row))  # type: ignore[arg-type]
+
+    def _visit(self, v: Visitor) -> None:
+        """One session: an entry page through a campaign, then 1 to 6 more events."""
+        rng = self.rng
+        device = 1 if v.registered and rng.random() < 0.3 else 0
+        camp = rng.choices(CAMPAIGNS, WEIGHTS)[0]
+        logged_in = v.registered_at is not None and device in v.linked
+        uid = (
+            v.user
+            if logged_in and not v.junk
+            else ("undefined" if v.junk and v.registered_at else "")
+        )
+        path = f"/{rng.choice(SECTIONS)}"
+        self._add(v, type_="page", anon=v.anon[device], user=uid, path=path, camp=camp,
+                  section=path[1:], entry=True)  # fmt: skip
+        for _ in range(rng.randrange(1, 7)):
+            uid = self._step(v, device, uid)
+        v.at += timedelta(hours=rng.randrange(1, 120), seconds=rng.randrange(3600))
+
+    def _step(self, v: Visitor, device: int, uid: str) -> str:
+        """The next event of a visit; returns the user id the visit's events carry from now."""
+        rng = self.rng
+        v.at += timedelta(seconds=rng.randrange(5, 1200), milliseconds=rng.randrange(1000))
+        section = rng.choice(SECTIONS)
+        anon, inside = v.anon[device], f"{SITE}/"
+        if v.registered and device not in v.linked:
+            # A login on another device: a late identify for its earlier events.
+            v.linked.add(device)
+            self._add(v, type_="identify", anon=anon, user=v.user)
+            return v.user
+        roll = rng.random()
+        if v.registered_at is None and v.will_register and roll < 0.35:
+            v.registered_at = v.at
+            v.linked.add(device)
+            uid = "undefined" if v.junk else v.user
+            self._add(v, event="Signed Up", anon=anon, user=uid, path="/signup", referrer=inside,
+                      section="account")  # fmt: skip
+            v.at += timedelta(seconds=1)
+            self._add(v, type_="identify", anon=anon, user=uid)
+        elif v.registered_at is not None and roll < self.profile.order_rate:
+            self._add(v, event="Order Completed", anon=anon, user=uid, path="/checkout",
+                      referrer=inside, revenue=float(rng.randrange(20, 900)))  # fmt: skip
+        elif roll < 0.6:
+            self._add(v, event="Product Viewed", anon=anon, user=uid, path=f"/{section}/item",
+                      referrer=inside, section=section)  # fmt: skip
+        else:
+            self._add(v, type_="page", anon=anon, user=uid, path=f"/{section}", referrer=inside,
+                      section=section)  # fmt: skip
+        return uid
 
     def edge_cases(self) -> Iterator[list[object]]:
         """Hand-made identity cases: alias, shared device (conflict), placeholder anonymous id."""

@@ -6,8 +6,9 @@ parameters=...)` returning an object with `result_rows`, `column_names` and `nam
 Values travel as `param_<name>` in the URL (ClickHouse's HTTP convention) in ClickHouse's text
 form, bound server-side; the answer is JSONCompact, whose `meta` types turn the values back into
 the Python types clickhouse-connect would give (ints, floats, datetimes, dates, lists, tuples).
-Requests carry the read key (argument, else FOOTFALL_SINK_READ_KEY, else the local key file of
-`footfall up`); the sink's refusals keep their status and code on QueryError.
+Requests carry the read key they are given (the server passes FOOTFALL_SINK_READ_KEY, else the
+local key file of `footfall up`: server/settings.py, source.py); the sink's refusals keep their
+status and code on QueryError.
 """
 
 import re
@@ -20,8 +21,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 from clickhouse_connect.driver.binding import format_bind_value
-
-from eventschema.read_key_file import read_key as configured_read_key
 
 
 class QueryError(RuntimeError):
@@ -75,8 +74,7 @@ class SinkQueryClient:
 
     def __init__(self, url: str, timeout: float = 60.0, read_key: str | None = None) -> None:
         self.url = url.rstrip("/")
-        key = read_key or configured_read_key("FOOTFALL_SINK_READ_KEY")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        headers = {"Authorization": f"Bearer {read_key}"} if read_key else {}
         self._http = httpx.Client(timeout=timeout, headers=headers)
 
     def query(

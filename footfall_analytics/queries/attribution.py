@@ -55,7 +55,7 @@ class AttributionRow:
     revenue: float
 
 
-def attribution_sql(params: AttributionParams) -> tuple[str, dict[str, object]]:
+def _check(params: AttributionParams) -> None:
     check_period(params.period)
     check_positive("lookback", params.lookback, MAX_LOOKBACK)
     if params.model not in _CREDIT:
@@ -68,16 +68,22 @@ def attribution_sql(params: AttributionParams) -> tuple[str, dict[str, object]]:
     for name in params.conversion_events:
         check_name("conversion_events", name)
     check_name("revenue_property", params.revenue_property)
+
+
+def _revenue(params: AttributionParams, binder: Binder) -> str:
+    # properties.revenue is stored per track event (migration 0007); another property is parsed.
+    if params.revenue_property == "revenue":
+        return "ff_revenue"
+    return f"JSONExtractFloat(properties, {binder.bind(params.revenue_property, 'String')})"
+
+
+def attribution_sql(params: AttributionParams) -> tuple[str, dict[str, object]]:
+    _check(params)
     value, is_touch = _VALUE[params.dimension]
     binder = Binder()
     start, end = utc(params.period.start), utc(params.period.end)
     names = binder.bind(list(params.conversion_events), "Array(String)")
-    # properties.revenue is stored per track event (migration 0007); another property is parsed.
-    revenue = (
-        "ff_revenue"
-        if params.revenue_property == "revenue"
-        else f"JSONExtractFloat(properties, {binder.bind(params.revenue_property, 'String')})"
-    )
+    revenue = _revenue(params, binder)
     lookback_ms = binder.bind(int(params.lookback.total_seconds() * 1000), "Int64")
     filters = compile_filters(params.filters, binder)
     is_conversion = f"(timestamp >= {binder.time(start)} AND event IN {names} AND ({filters}))"

@@ -75,6 +75,59 @@ def check_events_exist(client: Client, names: set[str]) -> None:
         raise BadParameter("steps", f"unknown event(s): {', '.join(sorted(missing))}")
 
 
+@dataclass(frozen=True)
+class _Starts:
+    """How step-1 events (the candidate starts) are collected and read back: `arrays` is the
+    s1 column, `at` a start's time in ms (inside lambdas over `c`), `first` the earliest start's
+    time, `breakdown` the group's value and `values` the WITH clause it needs."""
+
+    arrays: list[str]
+    at: str
+    first: str
+    breakdown: str
+    values: str
+
+
+def _starts(params: FunnelParams, binder: Binder, step1: str, cond1: str, common: str) -> _Starts:
+    if params.breakdown is None:
+        array = f"arraySort(groupArrayIf(toUnixTimestamp64Milli(timestamp), {step1})) AS s1"
+        return _Starts([array], "c", "s1[1]", "''", "")
+    # Each start carries its breakdown value's code, packed with its time (sql.PACK); the
+    # value (maybe a costly expression) is only evaluated for step-1 rows: if()
+    # short-circuits, groupArrayIf's arguments would not.
+    brk = field_expr(params.breakdown, binder, "breakdown")
+    base = binder.ms(params.period.start)
+    values = f"WITH {distinct_values(brk, f'{cond1} AND ({common})')} AS vals "
+    array = (
+        f"arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp) - {base}) * {PACK} + "
+        f"if({cond1}, {value_code(brk, 'vals')}, 0), {step1})) AS s1"
+    )
+    return _Starts(
+        [array],
+        at=f"(intDiv(c, {PACK}) + {base})",
+        first=f"(intDiv(s1[1], {PACK}) + {base})",
+        breakdown=f"vals[if(empty(live), s1[1], live[idx]) % {PACK}]",
+        values=values,
+    )
+
+
+def _paths(n: int, at: str, window_ms: str) -> tuple[str, str]:
+    """The live starts and, for each, its path: the earliest next step within the window."""
+    # Only starts with a step-2 event inside their window can get past step 1; the others are
+    # skipped (most starts, in most funnels). With none left, the person is at level 1 on the
+    # earliest start, which is what the full search would pick.
+    live = (
+        f"arrayFilter(c -> arrayExists(x -> x > {at} AND x <= {at} + {window_ms}, s2), s1) AS live"
+    )
+    paths = f"arrayMap(c -> [{at}], live)"
+    for k in range(2, n + 1):
+        paths = (
+            f"arrayMap(p -> arrayPushBack(p, arrayFirst(x -> p[{k - 1}] > 0 AND x > p[{k - 1}] "
+            f"AND x <= p[1] + {window_ms}, s{k})), {paths})"
+        )
+    return live, paths
+
+
 def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
     steps = params.steps
     if not isinstance(steps, tuple | list) or not 2 <= len(steps) <= MAX_STEPS:
@@ -88,41 +141,12 @@ def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
     conds = [_step_condition(step, binder) for step in steps]
     n = len(steps)
     # Step timestamps as epoch milliseconds; 0 = not reached (arrayFirst's default).
-    step1 = f"{conds[0]} AND timestamp < {end}"
-    if params.breakdown is None:
-        arrays = [f"arraySort(groupArrayIf(toUnixTimestamp64Milli(timestamp), {step1})) AS s1"]
-        at, breakdown, first = "c", "''", "s1[1]"
-        values = ""
-    else:
-        # Each start carries its breakdown value's code, packed with its time (sql.PACK); the
-        # value (maybe a costly expression) is only evaluated for step-1 rows: if()
-        # short-circuits, groupArrayIf's arguments would not.
-        brk = field_expr(params.breakdown, binder, "breakdown")
-        base = binder.ms(params.period.start)
-        values = f"WITH {distinct_values(brk, f'{conds[0]} AND ({common})')} AS vals "
-        arrays = [
-            f"arraySort(groupArrayIf((toUnixTimestamp64Milli(timestamp) - {base}) * {PACK} + "
-            f"if({conds[0]}, {value_code(brk, 'vals')}, 0), {step1})) AS s1"
-        ]
-        at = f"(intDiv(c, {PACK}) + {base})"
-        first = f"(intDiv(s1[1], {PACK}) + {base})"
-        breakdown = f"vals[if(empty(live), s1[1], live[idx]) % {PACK}]"
-    arrays += [
+    starts = _starts(params, binder, f"{conds[0]} AND timestamp < {end}", conds[0], common)
+    arrays = starts.arrays + [
         f"arraySort(groupArrayIf(toUnixTimestamp64Milli(timestamp), {conds[k]})) AS s{k + 1}"
         for k in range(1, n)
     ]
-    # Only starts with a step-2 event inside their window can get past step 1; the others are
-    # skipped (most starts, in most funnels). With none left, the person is at level 1 on the
-    # earliest start, which is what the full search would pick.
-    live = (
-        f"arrayFilter(c -> arrayExists(x -> x > {at} AND x <= {at} + {window_ms}, s2), s1) AS live"
-    )
-    paths = f"arrayMap(c -> [{at}], live)"
-    for k in range(2, n + 1):
-        paths = (
-            f"arrayMap(p -> arrayPushBack(p, arrayFirst(x -> p[{k - 1}] > 0 AND x > p[{k - 1}] "
-            f"AND x <= p[1] + {window_ms}, s{k})), {paths})"
-        )
+    live, paths = _paths(n, starts.at, window_ms)
     levels = "arrayMap(p -> arrayCount(x -> x > 0, p), paths)"
     source = resolved_events(
         binder,
@@ -138,7 +162,7 @@ def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
     best = (
         f"SELECT {live}, {paths} AS paths, {levels} AS levels, "
         "indexOf(levels, arrayMax(levels)) AS idx, if(empty(live), 1, levels[idx]) AS level, "
-        f"if(empty(live), [{first}], paths[idx]) AS path, {breakdown} AS breakdown "
+        f"if(empty(live), [{starts.first}], paths[idx]) AS path, {starts.breakdown} AS breakdown "
         f"FROM ({per_person})"
     )
     counts = [f"countIf(level >= {k})" for k in range(1, n + 1)]
@@ -147,7 +171,7 @@ def funnel_sql(params: FunnelParams) -> tuple[str, dict[str, object]]:
         for k in range(2, n + 1)
     ]
     sql = (
-        f"{values}SELECT breakdown, {', '.join(counts + medians)} FROM ({best}) "
+        f"{starts.values}SELECT breakdown, {', '.join(counts + medians)} FROM ({best}) "
         "GROUP BY breakdown ORDER BY countIf(level >= 1) DESC, breakdown LIMIT 1000"
     )
     return sql, binder.parameters

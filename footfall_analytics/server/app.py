@@ -25,7 +25,8 @@ from footfall_analytics.remote import QueryError, rows_as_json
 from footfall_analytics.server.args import Args
 from footfall_analytics.server.auth import AuthConfig, Guard
 from footfall_analytics.server.pages import page_routes
-from footfall_analytics.server.reports import REPORTS, Report
+from footfall_analytics.server.reports import Report, reports_for
+from footfall_analytics.server.settings import DEFAULT_CONVERSIONS_URL
 from footfall_analytics.server.source import Source
 
 log = logging.getLogger(__name__)
@@ -73,15 +74,57 @@ def _busy(exc: Exception) -> JSONResponse | None:
     return response
 
 
-def create_app(source: Source, auth: AuthConfig) -> Starlette:
-    """Every route is behind Guard (auth.py): Host, Origin, then a read key, share link or
-    session; `auth` comes from AuthConfig.from_env() in __main__, or from a test."""
+def parse_sql_request(
+    body: bytes, content_type: str, limit_text: Any
+) -> tuple[str, int] | JSONResponse:
+    """The SQL text and row limit of a POST /api/sql, or the 4xx that refuses it."""
+    if len(body) > SQL_MAX_BYTES:
+        return error(413, "too_large", f"SQL over {SQL_MAX_BYTES} bytes", "sql")
+    text = body.decode("utf-8", "replace")
+    if content_type.startswith("application/json"):
+        try:
+            doc = orjson.loads(body)
+            text, limit_text = str(doc["sql"]), doc.get("limit", limit_text)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return error(400, "invalid_json", 'expected {"sql": "...", "limit": n}', "sql")
+    try:
+        limit = SQL_DEFAULT_LIMIT if limit_text in (None, "") else int(limit_text)
+    except (TypeError, ValueError):
+        return error(400, "bad_parameter", "limit must be an integer", "limit")
+    if not 1 <= limit <= SQL_MAX_LIMIT:
+        return error(400, "bad_parameter", f"limit must be 1 to {SQL_MAX_LIMIT}", "limit")
+    if not text.strip():
+        return error(400, "bad_parameter", "empty SQL", "sql")
+    return text, limit
 
-    async def run_report(request: Request, report: Report) -> Response:
+
+def sql_answer(result: Any, limit: int) -> JSON:
+    """The first `limit` rows of a query result, with its columns and whether rows were cut."""
+    rows = list(result.result_rows)
+    types = getattr(result, "column_types", ())
+    return JSON({
+        "columns": [
+            {"name": n, "type": str(getattr(t, "name", t))}
+            for n, t in zip(result.column_names, types, strict=False)
+        ],
+        "rows": rows_as_json(rows[:limit]),
+        "row_count": min(len(rows), limit),
+        "truncated": len(rows) > limit,
+        "limit": limit,
+    })  # fmt: skip
+
+
+class Endpoints:
+    """The JSON endpoints over one query source."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    async def run_report(self, request: Request, report: Report) -> Response:
         try:
             args = Args(request.query_params.multi_items())
             result = await asyncio.wait_for(
-                run_in_threadpool(report, source.client, args), REPORT_TIMEOUT
+                run_in_threadpool(report, self.source.client, args), REPORT_TIMEOUT
             )
         except BadParameter as exc:
             return error(400, "bad_parameter", exc.message, exc.name)
@@ -95,67 +138,53 @@ def create_app(source: Source, auth: AuthConfig) -> Starlette:
             return error(502, "query_failed", str(exc)[:2000])
         return JSON(result)
 
-    def route(name: str, report: Report) -> Route:
+    def report_route(self, name: str, report: Report) -> Route:
         async def endpoint(request: Request) -> Response:
-            return await run_report(request, report)
+            return await self.run_report(request, report)
 
         return Route(f"/api/{name}", endpoint, methods=["GET"], name=name)
 
-    async def sql(request: Request) -> Response:
+    async def sql(self, request: Request) -> Response:
         """POST /api/sql: body = SQL (or JSON {"sql", "limit"}); ?limit= rows (<= 10,000)."""
-        body = await request.body()
-        if len(body) > SQL_MAX_BYTES:
-            return error(413, "too_large", f"SQL over {SQL_MAX_BYTES} bytes", "sql")
-        limit_text: Any = request.query_params.get("limit")
-        text = body.decode("utf-8", "replace")
-        if request.headers.get("content-type", "").startswith("application/json"):
-            try:
-                doc = orjson.loads(body)
-                text, limit_text = str(doc["sql"]), doc.get("limit", limit_text)
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                return error(400, "invalid_json", 'expected {"sql": "...", "limit": n}', "sql")
-        try:
-            limit = SQL_DEFAULT_LIMIT if limit_text in (None, "") else int(limit_text)
-        except (TypeError, ValueError):
-            return error(400, "bad_parameter", "limit must be an integer", "limit")
-        if not 1 <= limit <= SQL_MAX_LIMIT:
-            return error(400, "bad_parameter", f"limit must be 1 to {SQL_MAX_LIMIT}", "limit")
-        if not text.strip():
-            return error(400, "bad_parameter", "empty SQL", "sql")
+        parsed = parse_sql_request(
+            await request.body(),
+            request.headers.get("content-type", ""),
+            request.query_params.get("limit"),
+        )
+        if isinstance(parsed, JSONResponse):
+            return parsed
+        text, limit = parsed
         try:
             result = await asyncio.wait_for(
-                run_in_threadpool(source.client.query, text), SQL_TIMEOUT
+                run_in_threadpool(self.source.client.query, text), SQL_TIMEOUT
             )
         except TimeoutError:
             return error(504, "timeout", f"the query took more than {SQL_TIMEOUT:.0f}s")
         except Exception as exc:  # ClickHouse's refusal or error, for the caller to read
             return _database_error(exc)
-        rows = list(result.result_rows)
-        types = getattr(result, "column_types", ())
-        return JSON({
-            "columns": [
-                {"name": n, "type": str(getattr(t, "name", t))}
-                for n, t in zip(result.column_names, types, strict=False)
-            ],
-            "rows": rows_as_json(rows[:limit]),
-            "row_count": min(len(rows), limit),
-            "truncated": len(rows) > limit,
-            "limit": limit,
-        })  # fmt: skip
+        return sql_answer(result, limit)
 
-    async def healthz(request: Request) -> Response:
-        return JSON({"ok": True, "source": source.description})
+    async def healthz(self, request: Request) -> Response:
+        return JSON({"ok": True, "source": self.source.description})
 
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error(404, "not_found", f"no route {request.url.path}")
+
+
+def create_app(
+    source: Source, auth: AuthConfig, conversions_url: str = DEFAULT_CONVERSIONS_URL
+) -> Starlette:
+    """Every route is behind Guard (auth.py): Host, Origin, then a read key, share link or
+    session; `auth` comes from AuthConfig.from_settings() in __main__, or from a test.
+    `conversions_url` is the uploader's, for /api/conversions/status."""
+    api = Endpoints(source)
     routes = [
         *page_routes(auth),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/api/sql", sql, methods=["POST"]),
-        *(route(name, report) for name, report in REPORTS.items()),
+        Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/api/sql", api.sql, methods=["POST"]),
+        *(api.report_route(name, report) for name, report in reports_for(conversions_url).items()),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return error(404, "not_found", f"no route {request.url.path}")
-
     guard = Middleware(Guard, auth=auth)
     return Starlette(routes=routes, middleware=[guard], exception_handlers={404: not_found})

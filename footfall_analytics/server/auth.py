@@ -13,8 +13,8 @@
 /login, /logout, /s/<token> and /static/ check what they need themselves."""
 
 import hmac
-import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
@@ -27,6 +27,7 @@ from eventschema.read_key_file import local_read_key
 from footfall_analytics.server import keyfiles
 from footfall_analytics.server.ratelimit import LoginLimiter
 from footfall_analytics.server.sessions import Session, Sessions
+from footfall_analytics.server.settings import ServerSettings
 from footfall_analytics.server.share import SharedView, ShareLinks
 from footfall_analytics.server.users import UserStore
 
@@ -50,14 +51,18 @@ class AuthConfig:
         self.shares = ShareLinks(self.secret)
 
     @classmethod
-    def from_env(cls) -> "AuthConfig":
+    def from_settings(cls, settings: ServerSettings) -> "AuthConfig":
         return cls(
-            read_keys=local_and_configured_keys(),
-            allowed_hosts=AllowedHosts.from_env(),
-            users=UserStore(keyfiles.users_file()),
-            secret=keyfiles.session_secret(),
-            https_only=os.environ.get("FOOTFALL_ANALYTICS_HTTPS_ONLY", "") in ("1", "true"),
+            read_keys=local_and_configured_keys(settings.read_keys, settings.data_dir),
+            allowed_hosts=settings.allowed_hosts,
+            users=UserStore(keyfiles.users_file(settings.data_dir, settings.users_file)),
+            secret=keyfiles.session_secret(settings.data_dir, settings.session_secret),
+            https_only=settings.https_only,
         )
+
+    @classmethod
+    def from_env(cls) -> "AuthConfig":
+        return cls.from_settings(ServerSettings.load())
 
 
 @dataclass(frozen=True)
@@ -71,10 +76,10 @@ class Principal:
         return self.session.user if self.session else "read key"
 
 
-def local_and_configured_keys() -> ReadKeys:
+def local_and_configured_keys(configured: str, data_dir: Path) -> ReadKeys:
     """FOOTFALL_READ_KEYS plus the key `footfall up` keeps in the data dir, as the sink does."""
-    entries = (os.environ.get("FOOTFALL_READ_KEYS") or "").split(",")
-    local = local_read_key(keyfiles.data_dir())
+    entries = configured.split(",")
+    local = local_read_key(data_dir)
     return ReadKeys([*entries, *([local] if local else [])])
 
 

@@ -4,25 +4,23 @@ The uploader keeps its ledger in Kafka, not ClickHouse, so its own /metrics (whi
 FOOTFALL_CONVERSIONS_URL) is the one place that knows what was seen, uploaded and dead-lettered.
 """
 
-import os
 from collections import defaultdict
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from footfall_analytics.server.settings import DEFAULT_CONVERSIONS_URL
+
 PREFIX = "footfall_conversions_"
 COUNTS = ("seen", "uploaded", "duplicates", "retried", "dead_lettered", "skipped")
 BREAKER = {0.0: "closed", 1.0: "half-open", 2.0: "open"}
 
 
-def uploader_url() -> str:
-    return os.environ.get("FOOTFALL_CONVERSIONS_URL", "http://127.0.0.1:8126")
-
-
-def conversions_status(url: str | None = None) -> dict[str, Any]:
+def conversions_status(url: str = DEFAULT_CONVERSIONS_URL) -> dict[str, Any]:
+    """`url`: the uploader's base URL (FOOTFALL_CONVERSIONS_URL, settings.py)."""
     try:
-        answer = httpx.get(f"{url or uploader_url()}/metrics", timeout=2.0)
+        answer = httpx.get(f"{url}/metrics", timeout=2.0)
         answer.raise_for_status()
     except httpx.HTTPError:
         return {"configured": False, "status": "not configured", "platforms": []}

@@ -9,20 +9,14 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from footfall import paths
+
+def secrets_dir(base: Path) -> Path:
+    return base / "secrets"
 
 
-def data_dir() -> Path:
-    return paths.data_dir()
-
-
-def secrets_dir(base: Path | None = None) -> Path:
-    return (base or data_dir()) / "secrets"
-
-
-def users_file(base: Path | None = None) -> Path:
-    override = os.environ.get("FOOTFALL_USERS_FILE")
-    return Path(override) if override else secrets_dir(base) / "users.json"
+def users_file(base: Path, override: Path | None = None) -> Path:
+    """`override` (FOOTFALL_USERS_FILE), else `<base>/secrets/users.json`."""
+    return override or secrets_dir(base) / "users.json"
 
 
 def private_dir(path: Path) -> Path:
@@ -31,25 +25,26 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace `path` with `text`, 0600 from the first byte."""
+def _private_temp(path: Path, text: str) -> Path:
+    """A new file next to `path` holding `text`, 0600 from the first byte."""
     private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
-    os.replace(tmp, path)
+    return tmp
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, 0600 from the first byte."""
+    os.replace(_private_temp(path, text), path)
 
 
 def read_or_create(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
     """The secret in `path`, creating it with `make()` if missing; True when created now."""
     if path.exists():
         return path.read_text(encoding="utf-8").strip(), False
-    private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(make() + "\n")
+    tmp = _private_temp(path, make() + "\n")
     try:
         os.link(tmp, path)  # fails if another process got there first: theirs wins
         created = True
@@ -60,9 +55,9 @@ def read_or_create(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
     return path.read_text(encoding="utf-8").strip(), created
 
 
-def session_secret(base: Path | None = None) -> str:
-    """FOOTFALL_SESSION_SECRET, else `<data_dir>/secrets/session_key` (made on first use)."""
-    configured = os.environ.get("FOOTFALL_SESSION_SECRET")
+def session_secret(base: Path, configured: str | None = None) -> str:
+    """`configured` (FOOTFALL_SESSION_SECRET), else `<base>/secrets/session_key` (made on first
+    use)."""
     if configured:
         return configured
     secret, _ = read_or_create(secrets_dir(base) / "session_key", lambda: secrets.token_hex(32))

@@ -76,10 +76,15 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def page_routes(auth: AuthConfig) -> list[Route]:
-    sessions, users, limiter = auth.sessions, auth.users, auth.limiter
+class Pages:
+    """The page endpoints over one AuthConfig (its sessions, users, login limiter and links)."""
+
+    def __init__(self, auth: AuthConfig) -> None:
+        self.auth = auth
+        self.sessions, self.users, self.limiter = auth.sessions, auth.users, auth.limiter
 
     def login_form(
+        self,
         request: Request,
         status: int = 200,
         error: str = "",
@@ -97,28 +102,30 @@ def page_routes(auth: AuthConfig) -> list[Route]:
         response = HTMLResponse(
             body, status, {**HTML_HEADERS, "Content-Security-Policy": LOGIN_CSP, **(headers or {})}
         )
-        sessions.login_nonce(request, response, nonce)
+        self.sessions.login_nonce(request, response, nonce)
         return response
 
-    async def login_get(request: Request) -> Response:
+    async def login_get(self, request: Request) -> Response:
         next_path = local_path(request.query_params.get("next"))
-        if sessions.read(request) is not None:
+        if self.sessions.read(request) is not None:
             return RedirectResponse(next_path, 303)
-        return login_form(request, next_path=next_path)
+        return self.login_form(request, next_path=next_path)
 
-    async def login_post(request: Request) -> Response:
+    async def login_post(self, request: Request) -> Response:
         form = await read_form(request)
         if form is None:
-            return login_form(request, 413, "the form is too large")
+            return self.login_form(request, 413, "the form is too large")
         user, password = form.get("username", "").strip(), form.get("password", "")
         next_path = local_path(form.get("next"))
-        if not sessions.login_nonce_ok(request, form.get("csrf", "")):
-            return login_form(request, 403, "the form expired; please try again", user, next_path)
+        if not self.sessions.login_nonce_ok(request, form.get("csrf", "")):
+            return self.login_form(
+                request, 403, "the form expired; please try again", user, next_path
+            )
         ip = client_ip(request)
-        wait = limiter.retry_after(ip, user)
+        wait = self.limiter.retry_after(ip, user)
         if wait > 0:
             minutes = max(1, round(wait / 60))
-            return login_form(
+            return self.login_form(
                 request,
                 429,
                 f"too many failed logins; try again in {minutes} min",
@@ -126,26 +133,26 @@ def page_routes(auth: AuthConfig) -> list[Route]:
                 next_path,
                 {"Retry-After": str(int(wait) + 1)},
             )
-        if not await run_in_threadpool(users.verify, user, password):
-            limiter.failed(ip, user)
-            return login_form(request, 401, "wrong user name or password", user, next_path)
-        limiter.succeeded(ip, user)
+        if not await run_in_threadpool(self.users.verify, user, password):
+            self.limiter.failed(ip, user)
+            return self.login_form(request, 401, "wrong user name or password", user, next_path)
+        self.limiter.succeeded(ip, user)
         response = RedirectResponse(next_path, 303)
-        sessions.start(request, response, user)
+        self.sessions.start(request, response, user)
         return response
 
-    async def logout(request: Request) -> Response:
-        session = sessions.read(request)
+    async def logout(self, request: Request) -> Response:
+        session = self.sessions.read(request)
         if session is not None:
             form = await read_form(request) or {}
             submitted = request.headers.get("x-csrf-token") or form.get("csrf", "")
             if not csrf_ok(request, session, submitted):
                 return refusal(403, "csrf_failed", "missing or wrong CSRF token for this session")
         response = RedirectResponse("/login", 303)
-        sessions.end(request, response, session)
+        self.sessions.end(request, response, session)
         return response
 
-    async def create_share(request: Request) -> Response:
+    async def create_share(self, request: Request) -> Response:
         """POST /api/share {"report", "query", "days"} -> {"url", "path", "expires_at"}."""
         principal: Principal = request.state.principal
         try:
@@ -160,8 +167,8 @@ def page_routes(auth: AuthConfig) -> list[Route]:
             return bad("query", f"the query string is over {MAX_QUERY} characters")
         if not 1 <= days <= MAX_DAYS:
             return bad("days", f"days must be 1 to {MAX_DAYS}")
-        token = auth.shares.make(report, query, principal.name, days)
-        view = auth.shares.load(token)
+        token = self.auth.shares.make(report, query, principal.name, days)
+        view = self.auth.shares.load(token)
         assert view is not None
         path = f"/s/{token}"
         expires = datetime.fromtimestamp(view.expires_at, UTC).isoformat()
@@ -176,8 +183,8 @@ def page_routes(auth: AuthConfig) -> list[Route]:
             }
         )
 
-    async def shared_page(request: Request) -> Response:
-        view = auth.shares.load(request.path_params["token"])
+    async def shared_page(self, request: Request) -> Response:
+        view = self.auth.shares.load(request.path_params["token"])
         if view is None:
             return HTMLResponse(
                 "<!doctype html><title>Link expired</title><p>This share link is "
@@ -193,20 +200,23 @@ def page_routes(auth: AuthConfig) -> list[Route]:
             }
         )
 
-    async def index(request: Request) -> Response:
+    async def index(self, request: Request) -> Response:
         principal: Principal = request.state.principal
         assert principal.session is not None
         return dashboard_page(
             {"footfall-user": principal.session.user, "footfall-csrf": principal.session.csrf}
         )
 
+
+def page_routes(auth: AuthConfig) -> list[Route]:
+    pages = Pages(auth)
     return [
-        Route("/", index, methods=["GET"]),
-        Route("/login", login_get, methods=["GET"]),
-        Route("/login", login_post, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/api/share", create_share, methods=["POST"]),
-        Route("/s/{token}", shared_page, methods=["GET"]),
+        Route("/", pages.index, methods=["GET"]),
+        Route("/login", pages.login_get, methods=["GET"]),
+        Route("/login", pages.login_post, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/api/share", pages.create_share, methods=["POST"]),
+        Route("/s/{token}", pages.shared_page, methods=["GET"]),
     ]
 
 

@@ -6,6 +6,7 @@ plain JSON. Bad input raises BadParameter (the HTTP layer answers 400)."""
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from clickhouse_connect.driver.client import Client
@@ -27,6 +28,7 @@ from footfall_analytics.errors import BadParameter
 from footfall_analytics.remote import rows_as_json
 from footfall_analytics.server import args as a
 from footfall_analytics.server.conversions import conversions_status as uploader_status
+from footfall_analytics.server.settings import DEFAULT_CONVERSIONS_URL
 from footfall_analytics.sql import Binder, check_name, compile_filters, resolved_events
 
 Report = Callable[[Client, a.Args], dict[str, Any]]
@@ -165,9 +167,11 @@ def event_names(client: Client, args: a.Args) -> dict[str, Any]:
     return {"events": [{"event": str(e), "count": int(n)} for e, n in rows]}
 
 
-def conversions_status(client: Client, args: a.Args) -> dict[str, Any]:
+def conversions_status(
+    client: Client, args: a.Args, url: str = DEFAULT_CONVERSIONS_URL
+) -> dict[str, Any]:
     """What the conversions uploader reports about itself ("not configured" when it is off)."""
-    return uploader_status()
+    return uploader_status(url)
 
 
 REPORTS: dict[str, Report] = {
@@ -181,3 +185,8 @@ REPORTS: dict[str, Report] = {
     "events": event_names,
     "conversions/status": conversions_status,
 }
+
+
+def reports_for(conversions_url: str) -> dict[str, Report]:
+    """REPORTS, with the uploader's status read from `conversions_url`."""
+    return {**REPORTS, "conversions/status": partial(conversions_status, url=conversions_url)}

@@ -2,15 +2,14 @@
 
 * chDB (the default): the sink holds the data path, so queries go to its POST /query
   (SinkQueryClient), whose session is read-only with time and row limits.
-* A ClickHouse server (FOOTFALL_CLICKHOUSE_DSN=http://...): clickhouse-connect directly; every
-  query carries readonly=1 (last) and the limits.
+* A ClickHouse server (FOOTFALL_CLICKHOUSE_DSN=http://..., see settings.py): clickhouse-connect
+  directly; every query carries readonly=1 (last) and the limits.
 * chdb:///path directly (tests, or the CLI when nothing else has the path open): a session made
   read-only with SET, like the sink's reader.
 
 The direct clients run eventschema.readonly_sql's guard before every query, as the sink does.
 """
 
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,8 +17,10 @@ from typing import Any, cast
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from eventschema.read_key_file import local_read_key
 from eventschema.readonly_sql import ClientExplainer, check_read_only, read_limits, reset_session
 from footfall_analytics.remote import QueryResult, SinkQueryClient
+from footfall_analytics.server.settings import ServerSettings
 
 
 class ReadOnlyClient:
@@ -64,20 +65,18 @@ def _as_client(obj: object) -> Client:
     return cast(Client, obj)
 
 
-def open_source(dsn: str | None = None, sink_url: str | None = None) -> Source:
-    """From arguments, else the environment (docs/contract-for-helpers.md)."""
-    database = os.environ.get("FOOTFALL_CLICKHOUSE_DATABASE") or "footfall"
-    dsn = dsn or os.environ.get("FOOTFALL_ANALYTICS_DSN") or None
-    env_dsn = os.environ.get("FOOTFALL_CLICKHOUSE_DSN", "")
-    if dsn is None and sink_url is None and env_dsn.startswith(("http://", "https://")):
-        dsn = env_dsn
+def open_source(
+    settings: ServerSettings, dsn: str | None = None, sink_url: str | None = None
+) -> Source:
+    """From arguments, else the settings (docs/contract-for-helpers.md)."""
+    dsn = dsn or settings.analytics_dsn
+    if dsn is None and sink_url is None:
+        dsn = settings.server_dsn
     if dsn is not None:
-        return open_dsn(dsn, database)
-    if sink_url is None:
-        host = os.environ.get("FOOTFALL_SINK_HTTP_HOST") or "127.0.0.1"
-        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        sink_url = f"http://{host}:{os.environ.get('FOOTFALL_SINK_HTTP_PORT') or '8124'}"
-    return Source(_as_client(SinkQueryClient(sink_url)), f"sink {sink_url}/query")
+        return open_dsn(dsn, settings.database)
+    sink_url = sink_url or settings.sink_url
+    key = settings.sink_read_key or local_read_key(settings.data_dir)
+    return Source(_as_client(SinkQueryClient(sink_url, read_key=key)), f"sink {sink_url}/query")
 
 
 def open_dsn(dsn: str, database: str = "footfall", max_seconds: int = 30) -> Source:

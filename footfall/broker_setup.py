@@ -1,0 +1,106 @@
+"""What a local broker needs before its JVM starts: the jars (fetched with Maven), free ports,
+a cluster id and its server.properties."""
+
+import base64
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+from footfall import paths
+from footfall.kafka_auth import BrokerAuth
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be prepared, started or reached."""
+
+
+# The G1 flags are the ones bin/kafka-run-class.sh sets; 1 GB is the scripts' default heap.
+JVM_FLAGS = (
+    "-Xms256m",
+    "-Xmx1g",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-Djava.awt.headless=true",
+)
+
+
+def find_free_ports(count: int) -> list[int]:
+    """Ports free right now on 127.0.0.1; all sockets stay bound until each port is picked."""
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+def ensure_jars(lib_dir: Path | None = None) -> Path:
+    """Fetch the broker jars with Maven unless the lib dir already holds some."""
+    lib = lib_dir or paths.kafka_lib_dir()
+    if lib.is_dir() and any(lib.glob("*.jar")):
+        return lib
+    lib.mkdir(parents=True, exist_ok=True)
+    pom = paths.kafka_deploy_dir() / "pom.xml"
+    # The output path must be absolute: the plugin resolves relative paths against the POM's dir.
+    cmd = ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies"]
+    cmd += ["-DincludeScope=runtime", f"-DoutputDirectory={lib.resolve()}"]
+    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+    if not any(lib.glob("*.jar")):
+        raise BrokerError(f"mvn copied no jars into {lib}")
+    return lib
+
+
+def new_cluster_id() -> str:
+    """A Kafka Uuid: 16 random bytes, URL-safe Base64 without padding, never starting with '-'."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+def server_properties(
+    port: int, controller_port: int, storage_dir: Path, auth: BrokerAuth | None
+) -> str:
+    """server.properties of a single-node broker+controller on 127.0.0.1 (SASL with `auth`)."""
+    host = "127.0.0.1"  # advertise 127.0.0.1, not localhost (which may resolve to ::1)
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        # A static voter set (format without --standalone) is not stored in the metadata
+        # log, so a restart with a different controller port still works.
+        "controller.quorum.voters": f"1@{host}:{controller_port}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(storage_dir),
+        "num.partitions": "1",
+        "auto.create.topics.enable": "false",
+        # One node: internal topics need RF 1 / min ISR 1, or groups and transactions hang.
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+    }
+    if auth:
+        props.update(auth.properties(host, port, controller_port))
+    return "".join(f"{k}={v}\n" for k, v in props.items())
