@@ -2,6 +2,7 @@
 a cluster id and its server.properties."""
 
 import base64
+import random
 import socket
 import subprocess
 import uuid
@@ -29,17 +30,35 @@ JVM_FLAGS = (
 
 
 def find_free_ports(count: int) -> list[int]:
-    """Ports free right now on 127.0.0.1; all sockets stay bound until each port is picked."""
+    """Ports free right now on 127.0.0.1; all sockets stay bound until each port is picked.
+
+    Picked below the kernel's ephemeral range: a port handed out by bind(0) is one the kernel
+    also gives to outgoing connections, which could take it between this pick and the moment the
+    child process binds it (seconds later, after its imports)."""
     socks: list[socket.socket] = []
+    low, high = _pick_range()
     try:
-        for _ in range(count):
+        while len(socks) < count:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
+            try:
+                sock.bind(("127.0.0.1", random.randrange(low, high) if high > low else 0))
+            except OSError:
+                sock.close()  # taken: draw again
+                continue
             socks.append(sock)
         return [int(s.getsockname()[1]) for s in socks]
     finally:
         for sock in socks:
             sock.close()
+
+
+def _pick_range() -> tuple[int, int]:
+    """[10000, first ephemeral port); empty (so bind(0)) if the ephemeral range starts lower."""
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768  # Linux's default; elsewhere a guess
+    return 10000, first
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
