@@ -380,3 +380,38 @@ def test_the_ledger_keeps_a_second_reader_from_sending_any_order_again(
     assert not google.state.row_failures
     after = read_all(kafka_bootstrap, f"{topic_prefix}conversions_ledger")
     assert sorted(m.key() or b"" for m in after) == recorded  # no new ledger records
+
+
+def test_the_same_order_read_twice_at_once_is_sent_once(
+    kafka_bootstrap: str, topic_prefix: str, sink: Sink, tmp_path: Path,
+    fakes: tuple[FakeMeta, FakeGoogleAds],
+) -> None:  # fmt: skip
+    """A back end that retried its purchase event with a new message id: both records are read
+    before either is uploaded, so the ledger has no entry yet when their tasks are made; the
+    second must wait behind the first and then be dropped by the ledger, not sent again."""
+    meta, google = fakes
+    now = datetime.now(UTC)
+    order = f"twice-{uuid.uuid4().hex[:6]}"
+    anon = f"t-{order}"
+    events = [
+        visit(anon, now - timedelta(hours=1), f"GT-{order}", f"FT-{order}"),
+        purchase(order, now - timedelta(minutes=5), anonymous_id=anon),
+        purchase(order, now - timedelta(minutes=4), anonymous_id=anon),  # the retry
+    ]
+    produce(kafka_bootstrap, f"{topic_prefix}events", events)
+    worker = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, meta, google)
+    worker.start()
+    try:
+        wait_group_caught_up(kafka_bootstrap, f"{topic_prefix}conversions",
+                             f"{topic_prefix}events")  # fmt: skip
+        text = worker.metrics()
+    finally:
+        worker.stop()
+    assert meta.order_ids() == [order] and google.order_ids() == [order]
+    # Sent once: Meta would have dropped a second send as a duplicate event_id, Google would
+    # have answered ORDER_ID_ALREADY_IN_USE.
+    assert meta.state.deduplicated == 0
+    assert not google.state.row_failures
+    for platform in ("meta", "google"):
+        name = f'footfall_conversions_duplicates_total{{platform="{platform}",where="ledger"}}'
+        assert sample(text, name) == 1, (platform, text)
