@@ -7,51 +7,20 @@ Values travel as `param_<name>` in the URL (ClickHouse's HTTP convention) in Cli
 form, bound server-side; the answer is JSONCompact, whose `meta` types turn the values back into
 the Python types clickhouse-connect would give (ints, floats, datetimes, dates, lists, tuples).
 Requests carry the read key they are given (the server passes FOOTFALL_SINK_READ_KEY, else the
-local key file of `footfall up`: server/settings.py, source.py); the sink's refusals keep their
-status and code on QueryError.
+local key file of `footfall up`: server/settings.py, source.py). The HTTP part, and SinkQueryError
+with the sink's status and code, are eventschema.sink_query's.
 """
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import orjson
-from clickhouse_connect.driver.binding import format_bind_value
 
-
-class QueryError(RuntimeError):
-    """ClickHouse refused or failed the query (the message is ClickHouse's or the sink's).
-
-    `status` and `code` are the sink's answer (403 read_only, 429 busy, 401 ..._read_key; 400
-    with no code for ClickHouse's errors); `retry_after` is its Retry-After in seconds."""
-
-    def __init__(
-        self,
-        message: str,
-        status: int | None = None,
-        code: str | None = None,
-        retry_after: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-
-    @classmethod
-    def from_response(cls, response: httpx.Response) -> "QueryError":
-        code = None
-        message = response.text.strip()
-        if response.headers.get("content-type", "").startswith("application/json"):
-            try:
-                doc = orjson.loads(response.content)
-                code, message = str(doc["code"]), str(doc["message"])
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                pass
-        return cls(message, response.status_code, code, response.headers.get("Retry-After"))
+from eventschema.sink_query import SinkQuery
 
 
 @dataclass(frozen=True)
@@ -74,25 +43,15 @@ class SinkQueryClient:
 
     def __init__(self, url: str, timeout: float = 60.0, read_key: str | None = None) -> None:
         self.url = url.rstrip("/")
-        headers = {"Authorization": f"Bearer {read_key}"} if read_key else {}
-        self._http = httpx.Client(timeout=timeout, headers=headers)
+        self._sink = SinkQuery(f"{self.url}/query", read_key, timeout)
 
     def query(
         self, query: str, parameters: Mapping[str, Any] | None = None, **_: Any
     ) -> QueryResult:
-        params = {"format": "JSONCompact"}
-        for name, value in (parameters or {}).items():
-            params[f"param_{name}"] = format_bind_value(value, UTC)
-        try:
-            response = self._http.post(f"{self.url}/query", params=params, content=query.encode())
-        except httpx.HTTPError as error:
-            raise QueryError(f"the sink's /query at {self.url} is unreachable: {error}") from error
-        if response.status_code != 200:
-            raise QueryError.from_response(response)
-        return parse_json_compact(response.content)
+        return parse_json_compact(self._sink.post(query, parameters, "JSONCompact"))
 
     def close(self) -> None:
-        self._http.close()
+        self._sink.close()
 
 
 def parse_json_compact(body: bytes) -> QueryResult:

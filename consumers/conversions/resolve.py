@@ -3,7 +3,7 @@
 Reads ClickHouse through the sink's read-only POST /query (chDB is held by the sink process) or
 through a ClickHouse server DSN. Ids and times are bound parameters (`{name:Type}` in the SQL,
 bound by ClickHouse; over the sink's /query they travel as `param_<name>` in the URL, as
-footfall_analytics.remote.SinkQueryClient sends them): no value is ever pasted into SQL text.
+eventschema.sink_query sends them): no value is ever pasted into SQL text.
 
 Before resolving, `SinkWatch` waits (with a bound) until the sink's consumer group has committed
 at least the `events` end offsets observed when the purchase was read: then everything produced
@@ -18,21 +18,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import httpx
 import orjson
-from clickhouse_connect.driver.binding import format_bind_value
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumers.conversions.model import EMAIL_KEYS, PHONE_KEYS, Conversion, Match
 from eventschema.kafka_contract import client_config
 from eventschema.read_key_file import read_key
+from eventschema.sink_query import SinkQuery, SinkQueryError
 
 log = logging.getLogger(__name__)
 MAX_ROWS = 1000
-
-
-class QueryError(RuntimeError):
-    """ClickHouse could not answer (transient: the caller retries later)."""
 
 
 class Querier(Protocol):
@@ -47,20 +42,11 @@ class SinkQuerier:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url
         key = read_key("FOOTFALL_SINK_READ_KEY")  # else the local key of `footfall up`
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(timeout=timeout, headers=headers)
+        self._sink = SinkQuery(url, key, timeout)
 
     def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        params = {"format": "JSONEachRow"}
-        for name, value in (parameters or {}).items():
-            params[f"param_{name}"] = format_bind_value(value, UTC)  # ClickHouse's text form
-        try:
-            response = self._client.post(self.url, params=params, content=sql.encode())
-        except httpx.HTTPError as error:
-            raise QueryError(f"sink query failed: {error}") from error
-        if response.status_code != 200:
-            raise QueryError(f"sink query {response.status_code}: {response.text[:300]}")
-        return [orjson.loads(line) for line in response.content.splitlines() if line.strip()]
+        body = self._sink.post(sql, parameters, "JSONEachRow")
+        return [orjson.loads(line) for line in body.splitlines() if line.strip()]
 
 
 class DsnQuerier:
@@ -75,7 +61,7 @@ class DsnQuerier:
         try:
             result = self._client.query(sql, parameters=dict(parameters or {}))
         except Exception as error:  # driver errors of several kinds
-            raise QueryError(str(error)) from error
+            raise SinkQueryError(str(error)) from error  # transient: retried later
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
 

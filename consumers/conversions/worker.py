@@ -26,7 +26,7 @@ from consumers.conversions.dead_letters import DeadLetters
 from consumers.conversions.ledger import Ledger, key
 from consumers.conversions.model import Conversion, Match, from_record
 from consumers.conversions.outcomes import Platform
-from consumers.conversions.resolve import QueryError, Resolver, SinkWatch
+from consumers.conversions.resolve import Resolver, SinkWatch
 from consumers.conversions.sources import UploaderSource
 from consumers.conversions.tasks import Item, Results, Summary, Task
 from consumers.conversions.uploader import PlatformUploader
@@ -35,6 +35,7 @@ from consumers.runtime.handler import Key
 from consumers.runtime.loop import Runtime
 from eventschema import DecodeError, EventCodec
 from eventschema.entry import KAFKA
+from eventschema.sink_query import SinkQueryError
 
 log = logging.getLogger(__name__)
 RESOLVE_RETRY = 1.0
@@ -181,7 +182,7 @@ class ConversionsHandler:
         metrics.SINK_WAIT.observe(waited)
         try:
             match = self.resolver.resolve(item.conversion)
-        except QueryError as error:
+        except SinkQueryError as error:
             log.warning("resolving %s failed: %s", item.conversion.order_id, error)
             item.resolve_at = now + RESOLVE_RETRY
             return

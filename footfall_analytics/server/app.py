@@ -20,8 +20,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from eventschema.readonly_sql import ReadOnlyRefused
+from eventschema.sink_query import SinkQueryError
 from footfall_analytics.errors import BadParameter
-from footfall_analytics.remote import QueryError, rows_as_json
+from footfall_analytics.remote import rows_as_json
 from footfall_analytics.server.args import Args
 from footfall_analytics.server.auth import AuthConfig, Guard
 from footfall_analytics.server.pages import page_routes
@@ -50,15 +51,15 @@ def error(status: int, code: str, message: str, parameter: str | None = None) ->
 
 
 def _database_error(exc: Exception) -> JSONResponse:
-    """The sink's (QueryError status/code) or the direct guard's refusal, else ClickHouse's."""
+    """The sink's (SinkQueryError status/code) or the direct guard's refusal, else ClickHouse's."""
     text = str(exc).strip()
     busy = _busy(exc)
     if busy is not None:
         return busy
-    code = exc.code if isinstance(exc, QueryError) else None
+    code = exc.code if isinstance(exc, SinkQueryError) else None
     if isinstance(exc, ReadOnlyRefused) or code == "read_only":
         return error(403, "read_only", "only one read statement is run: " + text[:2000])
-    if isinstance(exc, QueryError) and exc.status in (401, 403):  # our key or Host, not the SQL
+    if isinstance(exc, SinkQueryError) and exc.status in (401, 403):  # our key or Host, not the SQL
         return error(502, "sink_refused", f"the sink refused this server: {text[:500]}")
     if "READONLY" in text or "readonly mode" in text:
         return error(403, "read_only", "writes, DDL and SET are refused: " + text[:2000])
@@ -67,7 +68,7 @@ def _database_error(exc: Exception) -> JSONResponse:
 
 def _busy(exc: Exception) -> JSONResponse | None:
     """The sink's 429 (every query session busy) as our 429, with its Retry-After."""
-    if not (isinstance(exc, QueryError) and exc.status == 429):
+    if not (isinstance(exc, SinkQueryError) and exc.status == 429):
         return None
     response = error(429, "busy", str(exc)[:500])
     response.headers["Retry-After"] = exc.retry_after or "1"
@@ -130,7 +131,7 @@ class Endpoints:
             return error(400, "bad_parameter", exc.message, exc.name)
         except TimeoutError:
             return error(504, "timeout", f"the report took more than {REPORT_TIMEOUT:.0f}s")
-        except Exception as exc:  # QueryError or a driver error: the database, not the input
+        except Exception as exc:  # SinkQueryError or a driver error: the database, not the input
             busy = _busy(exc)
             if busy is not None:
                 return busy
