@@ -3,12 +3,14 @@
 from demo.app import create_app
 from demo.config import DemoSettings
 from eventschema import http_serving
+from eventschema.http_serving import HttpLimits
 
 
 def main() -> None:
     settings = DemoSettings.from_env()
     print(f"demo shop on http://{settings.host}:{settings.port} (events to {settings.api_url})")
-    http_serving.run(create_app(settings), host=settings.host, port=settings.port)
+    app = create_app(settings)
+    http_serving.run(app, host=settings.host, port=settings.port, limits=HttpLimits.from_env())
 
 
 if __name__ == "__main__":

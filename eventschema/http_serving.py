@@ -13,10 +13,15 @@ Every server of the project starts through `run`, so all share these limits.
 import os
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from starlette.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from eventschema.env_settings import setting
 
 MAX_HEADER_BYTES = 16 * 1024
 # Over this many open connections, uvicorn answers new requests 503 (and closes): enough for
@@ -25,8 +30,30 @@ DEFAULT_MAX_CONNECTIONS = 1000
 DEFAULT_BACKLOG = 2048
 
 
-def _env_float(name: str, default: float) -> float:
-    return float(os.environ.get(name) or default)
+@dataclass(frozen=True)
+class HttpLimits:
+    """Slow-client and connection limits of a server: FOOTFALL_HTTP_HEADER_TIMEOUT,
+    FOOTFALL_HTTP_BODY_TIMEOUT, FOOTFALL_HTTP_BODY_MIN_RATE, FOOTFALL_HTTP_MAX_CONNECTIONS and
+    FOOTFALL_HTTP_BACKLOG, read by each process's settings loader."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 20.0
+    body_min_rate: float = 1000.0  # bytes per second that extend the body deadline by a second
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    backlog: int = DEFAULT_BACKLOG
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "HttpLimits":
+        config = Config(environ=environ)
+        return cls(
+            header_timeout=setting(config, "FOOTFALL_HTTP_HEADER_TIMEOUT", float, 10.0),
+            body_timeout=setting(config, "FOOTFALL_HTTP_BODY_TIMEOUT", float, 20.0),
+            body_min_rate=setting(config, "FOOTFALL_HTTP_BODY_MIN_RATE", float, 1000.0),
+            max_connections=setting(
+                config, "FOOTFALL_HTTP_MAX_CONNECTIONS", int, DEFAULT_MAX_CONNECTIONS
+            ),
+            backlog=setting(config, "FOOTFALL_HTTP_BACKLOG", int, DEFAULT_BACKLOG),
+        )
 
 
 class TimedHttpProtocol(HttpToolsProtocol):
@@ -129,38 +156,32 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
 
 def timed_protocol(
-    header_timeout: float | None = None,
-    body_timeout: float | None = None,
-    body_min_rate: float | None = None,
+    header_timeout: float, body_timeout: float, body_min_rate: float
 ) -> type[TimedHttpProtocol]:
-    """The protocol class with these limits (the environment's, or defaults, when None)."""
+    """The protocol class with these limits."""
     limits = {
-        "header_timeout": header_timeout
-        or _env_float("FOOTFALL_HTTP_HEADER_TIMEOUT", TimedHttpProtocol.header_timeout),
-        "body_timeout": body_timeout
-        or _env_float("FOOTFALL_HTTP_BODY_TIMEOUT", TimedHttpProtocol.body_timeout),
-        "body_min_rate": body_min_rate
-        or _env_float("FOOTFALL_HTTP_BODY_MIN_RATE", TimedHttpProtocol.body_min_rate),
+        "header_timeout": header_timeout,
+        "body_timeout": body_timeout,
+        "body_min_rate": body_min_rate,
     }
     return type("ConfiguredTimedHttpProtocol", (TimedHttpProtocol,), limits)
 
 
-def run(app: Any, host: str, port: int, **options: Any) -> None:
+def run(app: Any, host: str, port: int, limits: HttpLimits, **options: Any) -> None:
     """Serve until stopped, with slow-client timeouts, a header size limit and a connection
     limit; `options` are passed to uvicorn.Config (and may override the limits)."""
-    server = uvicorn.Server(config(app, host, port, **options))
+    server = uvicorn.Server(config(app, host, port, limits, **options))
     server.run()
     if not server.started:  # e.g. the port is taken: fail like uvicorn.run does
         sys.exit(3)
 
 
-def config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Config:
+def config(app: Any, host: str, port: int, limits: HttpLimits, **options: Any) -> uvicorn.Config:
+    protocol = timed_protocol(limits.header_timeout, limits.body_timeout, limits.body_min_rate)
     settings: dict[str, Any] = {
-        "http": timed_protocol(),
-        "limit_concurrency": int(
-            os.environ.get("FOOTFALL_HTTP_MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS
-        ),
-        "backlog": int(os.environ.get("FOOTFALL_HTTP_BACKLOG") or DEFAULT_BACKLOG),
+        "http": protocol,
+        "limit_concurrency": limits.max_connections,
+        "backlog": limits.backlog,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "log_level": "warning",
         **options,

@@ -41,10 +41,6 @@ class Topics:
     def for_prefix(cls, prefix: str) -> "Topics":
         return cls(f"{prefix}events", f"{prefix}events_quarantine", f"{prefix}events_dlq")
 
-    @classmethod
-    def from_env(cls) -> "Topics":
-        return cls.for_prefix(os.environ.get("FOOTFALL_TOPIC_PREFIX", ""))
-
 
 class KafkaSecurityError(ValueError):
     """FOOTFALL_KAFKA_* security settings are incomplete or contradictory. Messages name the

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 DIGEST_PREFIX = "sha256:"
@@ -53,8 +53,10 @@ class ReadKeys:
                 self._digests.append(key_digest(entry))
 
     @classmethod
-    def from_env(cls, name: str = "FOOTFALL_READ_KEYS") -> "ReadKeys":
-        return cls((os.environ.get(name) or "").split(","))
+    def from_env(
+        cls, environ: Mapping[str, str] = os.environ, name: str = "FOOTFALL_READ_KEYS"
+    ) -> "ReadKeys":
+        return cls((environ.get(name) or "").split(","))
 
     def __bool__(self) -> bool:
         return bool(self._digests)
@@ -90,8 +92,10 @@ class AllowedHosts:
     names: frozenset[str]
 
     @classmethod
-    def from_env(cls, name: str = "FOOTFALL_ALLOWED_HOSTS") -> "AllowedHosts":
-        raw = os.environ.get(name)
+    def from_env(
+        cls, environ: Mapping[str, str] = os.environ, name: str = "FOOTFALL_ALLOWED_HOSTS"
+    ) -> "AllowedHosts":
+        raw = environ.get(name)
         entries = raw.split(",") if raw else DEFAULT_ALLOWED_HOSTS
         return cls(frozenset(e.strip().lower().strip("[]") for e in entries if e.strip()))
 

@@ -17,6 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from starlette.config import Config
+
+from eventschema.env_settings import setting
+
 # Statements that only read (their EXPLAIN AST root node names).
 _READ_ROOTS = ("SelectWithUnionQuery", "SelectIntersectExceptQuery", "DescribeQuery")
 _READ_ROOT_PREFIXES = ("Show", "Exists")
@@ -46,18 +50,35 @@ class ReadOnlyRefused(Exception):
         self.reason = reason
 
 
-def read_limits(max_seconds: int | None = None) -> dict[str, object]:
-    """Per-query limits for every read session (env: FOOTFALL_QUERY_MAX_MEMORY bytes,
-    FOOTFALL_QUERY_MAX_SECONDS, FOOTFALL_QUERY_MAX_ROWS). Read at call time so tests and
-    deployments can set them per process."""
-    env = os.environ
-    seconds = max_seconds or int(env.get("FOOTFALL_QUERY_MAX_SECONDS") or 30)
-    return {
-        "max_execution_time": seconds,
-        "max_memory_usage": int(env.get("FOOTFALL_QUERY_MAX_MEMORY") or 2_000_000_000),
-        "max_result_rows": int(env.get("FOOTFALL_QUERY_MAX_ROWS") or 1_000_000),
-        "result_overflow_mode": "throw",
-    }
+@dataclass(frozen=True)
+class QueryLimits:
+    """Per-query limits of every read session: FOOTFALL_QUERY_MAX_SECONDS,
+    FOOTFALL_QUERY_MAX_MEMORY (bytes) and FOOTFALL_QUERY_MAX_ROWS, read by each process's
+    settings loader."""
+
+    max_seconds: int = 30
+    max_memory: int = 2_000_000_000
+    max_rows: int = 1_000_000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "QueryLimits":
+        config = Config(environ=environ)
+        return cls(
+            max_seconds=setting(config, "FOOTFALL_QUERY_MAX_SECONDS", int, cls.max_seconds),
+            max_memory=setting(config, "FOOTFALL_QUERY_MAX_MEMORY", int, cls.max_memory),
+            max_rows=setting(config, "FOOTFALL_QUERY_MAX_ROWS", int, cls.max_rows),
+        )
+
+    def read_only_settings(self) -> dict[str, object]:
+        """The limits, then readonly=1 last: chDB cannot change a setting once readonly is set
+        on a session, so whoever applies these one by one must keep this order."""
+        return {
+            "max_execution_time": self.max_seconds,
+            "max_memory_usage": self.max_memory,
+            "max_result_rows": self.max_rows,
+            "result_overflow_mode": "throw",
+            "readonly": 1,
+        }
 
 
 @dataclass(frozen=True)

@@ -5,25 +5,19 @@ They are read here only, once per command, with starlette's Config: a value that
 the children is built from os.environ on purpose (`child_env`): they read their own settings."""
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from starlette.config import Config
 
+from eventschema.env_settings import setting
 from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, DEFAULT_KAFKA_PORT
 from footfall import paths
 
 DEMO_BROWSER_KEY = "pk_demo"  # public: shipped in the demo's pages, allowed for its origin only
 # The children whose command FOOTFALL_<NAME>_CMD may replace (for trying the runner alone).
 CHILD_NAMES = ("api", "sink", "analytics", "conversions", "demo")
-T = TypeVar("T")
-
-
-def _setting(config: Config, name: str, default: T, cast: Callable[[str], T]) -> T:
-    """`name` cast by `cast`, naming the variable when it fails; unset or empty: `default`."""
-    return config(name, cast=cast) if config(name, default="") else default
 
 
 def java_executable(environ: Mapping[str, str] = os.environ) -> str:
@@ -83,20 +77,20 @@ class RunConfig:
             kafka_port=kafka_port,
             controller_port=controller_port,
             topic_prefix=config("FOOTFALL_TOPIC_PREFIX", default=""),
-            api_host=_setting(config, "FOOTFALL_API_HOST", "127.0.0.1", str),
-            api_port=_setting(config, "FOOTFALL_API_PORT", 8080, int),
-            sink_host=_setting(config, "FOOTFALL_SINK_HTTP_HOST", "127.0.0.1", str),
-            sink_port=_setting(config, "FOOTFALL_SINK_HTTP_PORT", 8124, int),
-            demo_host=_setting(config, "FOOTFALL_DEMO_HOST", "127.0.0.1", str),
-            demo_port=_setting(config, "FOOTFALL_DEMO_PORT", 8090, int),
-            demo_enabled=_setting(config, "FOOTFALL_DEMO", "1", str).lower()
+            api_host=setting(config, "FOOTFALL_API_HOST", str, "127.0.0.1"),
+            api_port=setting(config, "FOOTFALL_API_PORT", int, 8080),
+            sink_host=setting(config, "FOOTFALL_SINK_HTTP_HOST", str, "127.0.0.1"),
+            sink_port=setting(config, "FOOTFALL_SINK_HTTP_PORT", int, 8124),
+            demo_host=setting(config, "FOOTFALL_DEMO_HOST", str, "127.0.0.1"),
+            demo_port=setting(config, "FOOTFALL_DEMO_PORT", int, 8090),
+            demo_enabled=setting(config, "FOOTFALL_DEMO", str, "1").lower()
             not in ("0", "false", "no", "off"),
-            analytics_host=_setting(config, "FOOTFALL_ANALYTICS_HOST", "127.0.0.1", str),
-            analytics_port=_setting(config, "FOOTFALL_ANALYTICS_PORT", 8125, int),
+            analytics_host=setting(config, "FOOTFALL_ANALYTICS_HOST", str, "127.0.0.1"),
+            analytics_port=setting(config, "FOOTFALL_ANALYTICS_PORT", int, 8125),
             conversions_enabled=_conversions_configured(config),
-            conversions_host=_setting(config, "FOOTFALL_CONVERSIONS_HTTP_HOST", "127.0.0.1", str),
-            conversions_port=_setting(config, "FOOTFALL_CONVERSIONS_HTTP_PORT", 8126, int),
-            demo_write_key=_setting(config, "FOOTFALL_DEMO_WRITE_KEY", DEMO_BROWSER_KEY, str),
+            conversions_host=setting(config, "FOOTFALL_CONVERSIONS_HTTP_HOST", str, "127.0.0.1"),
+            conversions_port=setting(config, "FOOTFALL_CONVERSIONS_HTTP_PORT", int, 8126),
+            demo_write_key=setting(config, "FOOTFALL_DEMO_WRITE_KEY", str, DEMO_BROWSER_KEY),
             users_file=Path(users_file) if users_file else None,
             commands={name: command for name, command in commands.items() if command},
             java=java_executable(environ),

@@ -97,7 +97,7 @@ def fetch(
 ) -> dict[str, Any]:
     path = COMMANDS[opts.command]
     if opts.dsn:
-        source = open_dsn(opts.dsn, settings.database)
+        source = open_dsn(opts.dsn, settings.database, settings.query_limits)
         try:
             return REPORTS[path](source.client, Args(items))
         finally:

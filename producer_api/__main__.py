@@ -18,6 +18,7 @@ def main() -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        limits=settings.http,
         access_log=False,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=20,

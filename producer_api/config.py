@@ -12,6 +12,7 @@ from pathlib import Path
 from starlette.config import Config
 
 from eventschema.event_names import DEFAULT_CONVERSION_EVENTS, conversion_event_names
+from eventschema.http_serving import HttpLimits
 from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
 from producer_api.clientip import IPNetwork, parse_networks
 from producer_api.ratelimit import Rate
@@ -46,6 +47,8 @@ class Settings:
     queue_max_messages: int = 100_000
     # POST /v1/import/csv: files are far bigger than tracking requests (1 GiB, after gzip).
     max_csv_bytes: int = 1024**3
+    # Slow-client and connection limits (FOOTFALL_HTTP_*), shared by every server.
+    http: HttpLimits = HttpLimits()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -58,7 +61,7 @@ class Settings:
         queue = env("FOOTFALL_API_QUEUE_MAX_MESSAGES", cast=integer, default="")
         return cls(
             kafka_bootstrap=env("FOOTFALL_KAFKA_BOOTSTRAP", default=DEFAULT_BOOTSTRAP),
-            # What Topics.from_env reads, read here so every setting comes from `environ`.
+            # The prefix of every topic name (tests and shared brokers), from the same `environ`.
             topics=Topics.for_prefix(env("FOOTFALL_TOPIC_PREFIX", default="")),
             write_keys=frozenset(key for key in keys if key),
             host=env("FOOTFALL_API_HOST", default="127.0.0.1"),
@@ -82,6 +85,7 @@ class Settings:
             tracker_path=env("FOOTFALL_TRACKER_PATH", cast=Path, default=cls.tracker_path),
             queue_max_messages=cls.queue_max_messages if queue is None else queue,
             max_csv_bytes=env("FOOTFALL_API_MAX_CSV_BYTES", cast=int, default=1024**3),
+            http=HttpLimits.from_env(environ),
         )
 
 

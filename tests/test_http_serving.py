@@ -29,12 +29,12 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
     [free] = find_free_ports(1)
+    limits = http_serving.HttpLimits(HEADER_TIMEOUT, 2.0, 1000, max_connections=20)
     config = http_serving.config(
         hello,
         "127.0.0.1",
         free,
-        http=http_serving.timed_protocol(HEADER_TIMEOUT, 2.0, 1000),
-        limit_concurrency=20,
+        limits,
         timeout_keep_alive=30,
     )
     server = uvicorn.Server(config)

@@ -18,7 +18,10 @@ STALL_SECONDS = 60.0
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    config = SinkConfig.from_env()
+    try:
+        config = SinkConfig.from_env()
+    except ValueError as error:  # a bad FOOTFALL_* value: say which, and do not start
+        raise SystemExit(f"clickhouse_sink: {error}") from None
     ensure_database(config.clickhouse_dsn, config.database)
     client = connect(config.clickhouse_dsn, config.database)
     applied = migrations.apply(client, config.migrations_dir)
@@ -28,7 +31,7 @@ def main() -> None:
     )
     loop = sink_runtime(config, EventWriter(client), dead_letters)
     readers = ReaderPool([
-        connect_reader(config.clickhouse_dsn, config.database)
+        connect_reader(config.clickhouse_dsn, config.database, config.query_limits)
         for _ in range(config.query_concurrency)
     ])  # fmt: skip
     if not config.read_keys:

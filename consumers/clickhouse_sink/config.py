@@ -2,12 +2,17 @@
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from starlette.config import Config
+
 from eventschema import paths
+from eventschema.env_settings import setting
 from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
 from eventschema.read_access import AllowedHosts, ReadKeys
+from eventschema.readonly_sql import QueryLimits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -33,32 +38,35 @@ class SinkConfig:
     query_concurrency: int = 4
     # Seconds a client has to send its whole request (slowloris guard).
     http_request_deadline: float = 10.0
+    query_limits: QueryLimits = QueryLimits()  # FOOTFALL_QUERY_MAX_*
 
     @classmethod
-    def from_env(cls) -> "SinkConfig":
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "SinkConfig":
+        """The settings, or ValueError naming the variable whose value does not parse."""
+        c = Config(environ=env)  # a bad number stops the start, naming it
         data_dir = paths.data_dir(env)
         dsn = env.get("FOOTFALL_CLICKHOUSE_DSN", f"chdb://{data_dir / 'clickhouse'}")
         return cls(
             bootstrap=env.get("FOOTFALL_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
-            topics=Topics.from_env(),
+            topics=Topics.for_prefix(env.get("FOOTFALL_TOPIC_PREFIX", "")),
             group_id=env.get("FOOTFALL_SINK_GROUP", "footfall-clickhouse-sink"),
             clickhouse_dsn=dsn,
             database=env.get("FOOTFALL_CLICKHOUSE_DATABASE", "footfall"),
             http_host=env.get("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1"),
-            http_port=int(env.get("FOOTFALL_SINK_HTTP_PORT", "8124")),
-            http_request_deadline=float(env.get("FOOTFALL_SINK_HTTP_DEADLINE") or 10.0),
-            batch_size=int(env.get("FOOTFALL_SINK_BATCH_SIZE", "10000")),
-            batch_seconds=float(env.get("FOOTFALL_SINK_BATCH_SECONDS", "1.0")),
+            http_port=setting(c, "FOOTFALL_SINK_HTTP_PORT", int, 8124),
+            http_request_deadline=setting(c, "FOOTFALL_SINK_HTTP_DEADLINE", float, 10.0),
+            batch_size=setting(c, "FOOTFALL_SINK_BATCH_SIZE", int, 10000),
+            batch_seconds=setting(c, "FOOTFALL_SINK_BATCH_SECONDS", float, 1.0),
             migrations_dir=Path(
                 env.get("FOOTFALL_MIGRATIONS_DIR", str(REPO_ROOT / "deploy/clickhouse/migrations"))
             ),
-            dead_letter_timeout=float(env.get("FOOTFALL_SINK_DLQ_TIMEOUT_SECONDS", "10")),
-            commit_interval=float(env.get("FOOTFALL_SINK_COMMIT_SECONDS", "1.0")),
+            dead_letter_timeout=setting(c, "FOOTFALL_SINK_DLQ_TIMEOUT_SECONDS", float, 10.0),
+            commit_interval=setting(c, "FOOTFALL_SINK_COMMIT_SECONDS", float, 1.0),
             instance_id=env.get("FOOTFALL_SINK_INSTANCE_ID") or _default_instance_id(dsn),
-            read_keys=ReadKeys.from_env(),  # `footfall up` passes its keys' digests here
-            allowed_hosts=AllowedHosts.from_env(),
-            query_concurrency=max(1, int(env.get("FOOTFALL_QUERY_CONCURRENCY") or 4)),
+            read_keys=ReadKeys.from_env(env),  # `footfall up` passes its keys' digests here
+            allowed_hosts=AllowedHosts.from_env(env),
+            query_limits=QueryLimits.from_env(env),
+            query_concurrency=max(1, setting(c, "FOOTFALL_QUERY_CONCURRENCY", int, 4)),
         )
 
     @property

@@ -3,7 +3,7 @@
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from eventschema.readonly_sql import read_limits
+from eventschema.readonly_sql import QueryLimits
 
 TABLE = "events"
 # null_as_default (on by default) turns a null of a ["null", "string"] union into ''; allow
@@ -29,7 +29,9 @@ def ensure_database(dsn: str, database: str) -> None:
         bootstrap.close()
 
 
-def connect_reader(dsn: str, database: str) -> tuple[Client, dict[str, object]]:
+def connect_reader(
+    dsn: str, database: str, limits: QueryLimits | None = None
+) -> tuple[Client, dict[str, object]]:
     """A separate read-only client and the settings to pass with each query.
 
     chDB applies per-query settings with SET on the client's session and cannot restore them once
@@ -37,10 +39,10 @@ def connect_reader(dsn: str, database: str) -> tuple[Client, dict[str, object]]:
     and queries carry no settings. Over HTTP settings travel with each request, readonly last.
     """
     client = connect(dsn, database)
-    limits = {**read_limits(), "readonly": 1}  # readonly last
+    settings = (limits or QueryLimits()).read_only_settings()  # readonly last
     if not dsn.startswith("chdb:"):
-        return client, limits
-    for name, value in limits.items():
+        return client, settings
+    for name, value in settings.items():
         client.command(f"SET {name} = {value!r}")
     return client, {}
 

@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--platform", default="", choices=["", "meta", "google"])
     replay.add_argument("--reason", default="")
     args = parser.parse_args(argv)
-    config = ConversionsConfig.from_env()
+    try:
+        config = ConversionsConfig.from_env()
+    except ValueError as error:  # a bad FOOTFALL_* value: say which, and do not start
+        raise SystemExit(f"conversions: {error}") from None
     if config.meta is None and config.google is None:
         log.warning("no platform has credentials (FOOTFALL_META_*, FOOTFALL_GOOGLE_ADS_*): "
                     "nothing to upload")  # fmt: skip

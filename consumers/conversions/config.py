@@ -8,8 +8,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from starlette.config import Config
+
 from eventschema import paths
 from eventschema.entry import DEFAULT_TRUSTED_ENTRIES, parse_entries
+from eventschema.env_settings import setting
 from eventschema.event_names import conversion_event_names, conversion_events
 from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
 
@@ -109,6 +112,7 @@ class ConversionsConfig:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "ConversionsConfig":
         e = dict(os.environ if env is None else env)
+        c = Config(environ=e)  # a bad number stops the start, naming it
         prefix = e.get("FOOTFALL_TOPIC_PREFIX", "")
         data_dir = paths.data_dir(e)
         sink_host = e.get("FOOTFALL_SINK_HTTP_HOST", "127.0.0.1")
@@ -130,21 +134,23 @@ class ConversionsConfig:
             meta=_meta(e),
             google=_google(e),
             http_host=e.get("FOOTFALL_CONVERSIONS_HTTP_HOST", "127.0.0.1"),
-            http_port=int(e.get("FOOTFALL_CONVERSIONS_HTTP_PORT", "8126")),
+            http_port=setting(c, "FOOTFALL_CONVERSIONS_HTTP_PORT", int, 8126),
             dry_run=_flag(e.get("FOOTFALL_CONVERSIONS_DRY_RUN", "0")),
-            click_window_days=float(e.get("FOOTFALL_CONVERSIONS_CLICK_WINDOW_DAYS", "90")),
-            sink_wait_seconds=float(e.get("FOOTFALL_CONVERSIONS_SINK_WAIT_SECONDS", "60")),
+            click_window_days=setting(c, "FOOTFALL_CONVERSIONS_CLICK_WINDOW_DAYS", float, 90.0),
+            sink_wait_seconds=setting(c, "FOOTFALL_CONVERSIONS_SINK_WAIT_SECONDS", float, 60.0),
             default_region=e.get("FOOTFALL_CONVERSIONS_DEFAULT_REGION", ""),
             default_currency=e.get("FOOTFALL_CONVERSIONS_DEFAULT_CURRENCY", "USD"),
-            batch_seconds=float(e.get("FOOTFALL_CONVERSIONS_BATCH_SECONDS", "1.0")),
-            request_timeout=float(e.get("FOOTFALL_CONVERSIONS_REQUEST_TIMEOUT", "10")),
-            retry_base=float(e.get("FOOTFALL_CONVERSIONS_RETRY_BASE", "1")),
-            retry_cap=float(e.get("FOOTFALL_CONVERSIONS_RETRY_CAP", "900")),
-            throttle_base=float(e.get("FOOTFALL_CONVERSIONS_THROTTLE_BASE", "30")),
-            give_up_seconds=float(e.get("FOOTFALL_CONVERSIONS_GIVE_UP_SECONDS", "21600")),
-            breaker_failures=int(e.get("FOOTFALL_CONVERSIONS_BREAKER_FAILURES", "5")),
-            breaker_reset_seconds=float(e.get("FOOTFALL_CONVERSIONS_BREAKER_RESET_SECONDS", "60")),
-            max_pending=int(e.get("FOOTFALL_CONVERSIONS_MAX_PENDING", "10000")),
+            batch_seconds=setting(c, "FOOTFALL_CONVERSIONS_BATCH_SECONDS", float, 1.0),
+            request_timeout=setting(c, "FOOTFALL_CONVERSIONS_REQUEST_TIMEOUT", float, 10.0),
+            retry_base=setting(c, "FOOTFALL_CONVERSIONS_RETRY_BASE", float, 1.0),
+            retry_cap=setting(c, "FOOTFALL_CONVERSIONS_RETRY_CAP", float, 900.0),
+            throttle_base=setting(c, "FOOTFALL_CONVERSIONS_THROTTLE_BASE", float, 30.0),
+            give_up_seconds=setting(c, "FOOTFALL_CONVERSIONS_GIVE_UP_SECONDS", float, 21600.0),
+            breaker_failures=setting(c, "FOOTFALL_CONVERSIONS_BREAKER_FAILURES", int, 5),
+            breaker_reset_seconds=setting(
+                c, "FOOTFALL_CONVERSIONS_BREAKER_RESET_SECONDS", float, 60.0
+            ),
+            max_pending=setting(c, "FOOTFALL_CONVERSIONS_MAX_PENDING", int, 10000),
             instance_id=e.get("FOOTFALL_CONVERSIONS_INSTANCE_ID", ""),
             trusted_entries=_trusted_entries(e),
         )
@@ -160,6 +166,7 @@ def _flag(value: str) -> bool:
 
 
 def _meta(e: dict[str, str]) -> MetaConfig | None:
+    c = Config(environ=e)  # a bad number stops the start, naming it
     pixel, token = e.get("FOOTFALL_META_PIXEL_ID", ""), e.get("FOOTFALL_META_ACCESS_TOKEN", "")
     if not pixel or not token:
         return None
@@ -174,8 +181,8 @@ def _meta(e: dict[str, str]) -> MetaConfig | None:
         base_url=e.get("FOOTFALL_META_BASE_URL", "https://graph.facebook.com"),
         api_version=e.get("FOOTFALL_META_API_VERSION", "v24.0"),
         event_name=e.get("FOOTFALL_META_EVENT_NAME", "Purchase"),
-        max_age_days=float(e.get("FOOTFALL_META_MAX_AGE_DAYS", "7")),
-        batch_size=min(1000, int(e.get("FOOTFALL_META_BATCH_SIZE", "50"))),
+        max_age_days=setting(c, "FOOTFALL_META_MAX_AGE_DAYS", float, 7.0),
+        batch_size=min(1000, setting(c, "FOOTFALL_META_BATCH_SIZE", int, 50)),
         event_id_from=e.get("FOOTFALL_META_EVENT_ID_FROM", "message_id"),
         test_event_code=e.get("FOOTFALL_META_TEST_EVENT_CODE", ""),
         action_sources={k.strip(): v.strip() for k, v in sources.items()},
@@ -183,6 +190,7 @@ def _meta(e: dict[str, str]) -> MetaConfig | None:
 
 
 def _google(e: dict[str, str]) -> GoogleConfig | None:
+    c = Config(environ=e)  # a bad number stops the start, naming it
     needed = [
         e.get("FOOTFALL_GOOGLE_ADS_CUSTOMER_ID", "").replace("-", ""),
         e.get("FOOTFALL_GOOGLE_ADS_CONVERSION_ACTION_ID", ""),
@@ -199,6 +207,6 @@ def _google(e: dict[str, str]) -> GoogleConfig | None:
         login_customer_id=e.get("FOOTFALL_GOOGLE_ADS_LOGIN_CUSTOMER_ID", "").replace("-", ""),
         base_url=e.get("FOOTFALL_GOOGLE_ADS_BASE_URL", "https://googleads.googleapis.com"),
         api_version=e.get("FOOTFALL_GOOGLE_ADS_API_VERSION", "v22"),
-        batch_size=min(2000, int(e.get("FOOTFALL_GOOGLE_ADS_BATCH_SIZE", "2000"))),
+        batch_size=min(2000, setting(c, "FOOTFALL_GOOGLE_ADS_BATCH_SIZE", int, 2000)),
         consent_ad_user_data=e.get("FOOTFALL_GOOGLE_ADS_CONSENT_AD_USER_DATA", ""),
     )

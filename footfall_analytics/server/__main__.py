@@ -34,7 +34,7 @@ def main() -> None:
     logging.getLogger("footfall_analytics.server").info("queries go to %s", source.description)
     try:
         app = create_app(source, auth, settings.conversions_url)
-        http_serving.run(app, host=opts.host, port=opts.port)
+        http_serving.run(app, host=opts.host, port=opts.port, limits=settings.http)
     finally:
         source.close()
 

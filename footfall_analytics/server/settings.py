@@ -10,28 +10,21 @@ FOOTFALL_ANALYTICS_URL [http://127.0.0.1:8125]. An empty value means the default
 FOOTFALL_CONVERSIONS_URL. A value that does not parse stops the process, naming the variable."""
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from starlette.config import Config
 
 from eventschema import paths
+from eventschema.env_settings import setting
+from eventschema.http_serving import HttpLimits
 from eventschema.read_access import AllowedHosts
+from eventschema.readonly_sql import QueryLimits
 
-T = TypeVar("T")
 DEFAULT_DATABASE = "footfall"
 DEFAULT_CONVERSIONS_URL = "http://127.0.0.1:8126"
 DEFAULT_ANALYTICS_URL = "http://127.0.0.1:8125"
-
-
-def _or_default(config: Config, name: str, cast: Callable[[str], T], default: T) -> T:
-    """The variable cast with `cast` (a bad value raises ValueError naming it); unset or empty
-    gives `default`."""
-    if not config(name, default=""):
-        return default
-    return config(name, cast=cast)
 
 
 def _optional(config: Config, name: str) -> str | None:
@@ -55,6 +48,8 @@ class ServerSettings:
     session_secret: str | None  # None: <data_dir>/secrets/session_key, made on first use
     https_only: bool
     conversions_url: str
+    http: HttpLimits = HttpLimits()
+    query_limits: QueryLimits = QueryLimits()  # for a direct DSN (the sink applies its own)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] = os.environ) -> "ServerSettings":
@@ -63,22 +58,23 @@ class ServerSettings:
         server = clickhouse_dsn.startswith(("http://", "https://"))
         users_file = _optional(config, "FOOTFALL_USERS_FILE")
         return cls(
-            host=_or_default(config, "FOOTFALL_ANALYTICS_HOST", str, "127.0.0.1"),
-            port=_or_default(config, "FOOTFALL_ANALYTICS_PORT", int, 8125),
+            host=setting(config, "FOOTFALL_ANALYTICS_HOST", str, "127.0.0.1"),
+            port=setting(config, "FOOTFALL_ANALYTICS_PORT", int, 8125),
             analytics_dsn=_optional(config, "FOOTFALL_ANALYTICS_DSN"),
             server_dsn=clickhouse_dsn if server else None,
-            database=_or_default(config, "FOOTFALL_CLICKHOUSE_DATABASE", str, DEFAULT_DATABASE),
-            sink_host=_or_default(config, "FOOTFALL_SINK_HTTP_HOST", str, "127.0.0.1"),
-            sink_port=_or_default(config, "FOOTFALL_SINK_HTTP_PORT", int, 8124),
+            database=setting(config, "FOOTFALL_CLICKHOUSE_DATABASE", str, DEFAULT_DATABASE),
+            sink_host=setting(config, "FOOTFALL_SINK_HTTP_HOST", str, "127.0.0.1"),
+            sink_port=setting(config, "FOOTFALL_SINK_HTTP_PORT", int, 8124),
             sink_read_key=config("FOOTFALL_SINK_READ_KEY", default="").strip() or None,
             read_keys=config("FOOTFALL_READ_KEYS", default=""),
-            # Parsed by the contract (eventschema.read_access), from os.environ.
-            allowed_hosts=AllowedHosts.from_env(),
+            allowed_hosts=AllowedHosts.from_env(environ),
             data_dir=paths.data_dir(environ),
             users_file=Path(users_file) if users_file else None,
             session_secret=_optional(config, "FOOTFALL_SESSION_SECRET"),
             https_only=config("FOOTFALL_ANALYTICS_HTTPS_ONLY", default="") in ("1", "true"),
             conversions_url=config("FOOTFALL_CONVERSIONS_URL", default=DEFAULT_CONVERSIONS_URL),
+            http=HttpLimits.from_env(environ),
+            query_limits=QueryLimits.from_env(environ),
         )
 
     @property
@@ -94,11 +90,13 @@ class CliSettings:
 
     server_url: str
     database: str
+    query_limits: QueryLimits = QueryLimits()  # with --dsn
 
     @classmethod
     def load(cls, environ: Mapping[str, str] = os.environ) -> "CliSettings":
         config = Config(environ=environ)
         return cls(
-            server_url=_or_default(config, "FOOTFALL_ANALYTICS_URL", str, DEFAULT_ANALYTICS_URL),
-            database=_or_default(config, "FOOTFALL_CLICKHOUSE_DATABASE", str, DEFAULT_DATABASE),
+            server_url=setting(config, "FOOTFALL_ANALYTICS_URL", str, DEFAULT_ANALYTICS_URL),
+            database=setting(config, "FOOTFALL_CLICKHOUSE_DATABASE", str, DEFAULT_DATABASE),
+            query_limits=QueryLimits.from_env(environ),
         )

@@ -18,7 +18,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from eventschema.read_key_file import local_read_key
-from eventschema.readonly_sql import ClientExplainer, check_read_only, read_limits, reset_session
+from eventschema.readonly_sql import ClientExplainer, QueryLimits, check_read_only, reset_session
 from footfall_analytics.remote import QueryResult, SinkQueryClient
 from footfall_analytics.server.settings import ServerSettings
 
@@ -73,21 +73,21 @@ def open_source(
     if dsn is None and sink_url is None:
         dsn = settings.server_dsn
     if dsn is not None:
-        return open_dsn(dsn, settings.database)
+        return open_dsn(dsn, settings.database, settings.query_limits)
     sink_url = sink_url or settings.sink_url
     key = settings.sink_read_key or local_read_key(settings.data_dir)
     return Source(_as_client(SinkQueryClient(sink_url, read_key=key)), f"sink {sink_url}/query")
 
 
-def open_dsn(dsn: str, database: str = "footfall", max_seconds: int = 30) -> Source:
-    limits = {**read_limits(max_seconds), "readonly": 1}  # readonly last
+def open_dsn(dsn: str, database: str = "footfall", limits: QueryLimits | None = None) -> Source:
+    settings = (limits or QueryLimits()).read_only_settings()  # readonly last
     client = clickhouse_connect.get_client(dsn=dsn, database=database)
     if dsn.startswith("chdb:"):
         # chDB cannot undo readonly=1 on a session: set the limits first, readonly last.
-        for name, value in limits.items():
+        for name, value in settings.items():
             client.command(f"SET {name} = {value!r}")
         return Source(_as_client(ReadOnlyClient(client, {})), f"chDB {dsn} (read-only session)")
-    return Source(_as_client(ReadOnlyClient(client, limits)), f"ClickHouse {_redact(dsn)}")
+    return Source(_as_client(ReadOnlyClient(client, settings)), f"ClickHouse {_redact(dsn)}")
 
 
 def _redact(dsn: str) -> str:
