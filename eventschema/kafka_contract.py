@@ -1,7 +1,6 @@
 """Kafka message keys, headers and topic definitions shared by every producer and consumer."""
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -56,11 +55,11 @@ _SSL_FILES = {
 }
 
 
-def security_config(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """librdkafka SASL/TLS settings from FOOTFALL_KAFKA_* (default: this process's environment).
-    Every Producer, Consumer and AdminClient merges them in, so each process authenticates as
-    the user its own environment names (API, sink and uploader can each have their own)."""
-    env = os.environ if env is None else env
+def security_config(env: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka SASL/TLS settings from FOOTFALL_KAFKA_*, read by each process's settings loader
+    at start (KafkaSecurityError, a ValueError, stops it). Every Producer, Consumer and
+    AdminClient merges them in, so each process authenticates as the user its own environment
+    names (API, sink and uploader can each have their own)."""
     protocol = env.get("FOOTFALL_KAFKA_SECURITY_PROTOCOL", "").strip().upper()
     if protocol and protocol not in SECURITY_PROTOCOLS:
         raise KafkaSecurityError(
@@ -109,18 +108,28 @@ def _secret(env: Mapping[str, str], name: str) -> str:
         raise KafkaSecurityError(f"{name}_FILE cannot be read: {exc.strerror}") from None
 
 
-def client_config(bootstrap: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class KafkaCluster:
+    """Where the brokers are and who we are there: what every client a process builds needs."""
+
+    bootstrap: str
+    security: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold a password
+
+    @classmethod
+    def from_env(cls, bootstrap: str, environ: Mapping[str, str]) -> "KafkaCluster":
+        return cls(bootstrap, security_config(environ))
+
+
+def client_config(kafka: KafkaCluster) -> dict[str, Any]:
     """The settings every Kafka client needs: where the brokers are and who we are."""
-    return {"bootstrap.servers": bootstrap, **security_config(env)}
+    return {"bootstrap.servers": kafka.bootstrap, **kafka.security}
 
 
-def producer_config(
-    bootstrap: str, delivery_timeout_seconds: float, env: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def producer_config(kafka: KafkaCluster, delivery_timeout_seconds: float) -> dict[str, Any]:
     """librdkafka settings every producer of events shares. The partitioner matters most: the
     same key must land on the same partition whichever producer (API, SDK) wrote it."""
     return {
-        **client_config(bootstrap, env),
+        **client_config(kafka),
         "enable.idempotence": True,  # acks=all and no duplicates from producer retries
         "acks": "all",
         "message.timeout.ms": int(delivery_timeout_seconds * 1000),
@@ -131,14 +140,12 @@ def producer_config(
     }
 
 
-def consumer_config(
-    bootstrap: str, group_id: str, env: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def consumer_config(kafka: KafkaCluster, group_id: str) -> dict[str, Any]:
     """librdkafka settings every consumer worker shares (reliability.md §3): offsets are stored
     and committed by the worker only after its output is safe; a new group starts from the
     beginning; cooperative rebalances keep the other partitions running."""
     return {
-        **client_config(bootstrap, env),
+        **client_config(kafka),
         "group.id": group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,

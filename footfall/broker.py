@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from eventschema.kafka_contract import DEFAULT_KAFKA_PORT, client_config
+from eventschema.kafka_contract import DEFAULT_KAFKA_PORT
 from footfall import paths
 from footfall.broker_setup import (
     JVM_FLAGS,
@@ -21,7 +21,7 @@ from footfall.broker_setup import (
     server_properties,
 )
 from footfall.config import java_executable
-from footfall.kafka_auth import ADMIN, BrokerAuth
+from footfall.kafka_auth import ADMIN, BrokerAuth, admin_config
 from footfall.procs import cmdline, pid_alive, read_pid, terminate
 
 __all__ = ["BrokerError", "LocalBroker", "find_free_ports", "metadata_ok", "port_in_use"]
@@ -215,7 +215,7 @@ def metadata_ok(bootstrap: str, timeout: float = 5.0, env: Mapping[str, str] | N
     """True when a client metadata request succeeds (a bare TCP accept is not enough)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({**client_config(bootstrap, env), "log_level": 0})
+    admin = AdminClient({**admin_config(bootstrap, env), "log_level": 0})
     try:
         admin.list_topics(timeout=timeout)
     except Exception:  # KafkaException on timeout or transport errors

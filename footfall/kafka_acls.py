@@ -14,7 +14,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._acl import AclBinding, AclOperation, AclPermissionType
 from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
 
-from eventschema.kafka_contract import Topics, client_config
+from eventschema.kafka_contract import Topics
+from footfall.kafka_auth import admin_config
 
 # librdkafka has no CLUSTER resource type; its BROKER has the same wire code (4) as Kafka's
 # CLUSTER in ACL requests. "kafka-cluster" is the only name the cluster resource has.
@@ -80,7 +81,7 @@ def create_acls(
     bootstrap: str, acls: list[AclBinding], env: Mapping[str, str], timeout: float = 30.0
 ) -> None:
     """Create the bindings as the user in `env` (the admin); existing ones are left as they are."""
-    admin = AdminClient(client_config(bootstrap, env))
+    admin = AdminClient(admin_config(bootstrap, env))
     for binding, future in admin.create_acls(acls, request_timeout=timeout).items():
         try:
             future.result(timeout)

@@ -6,9 +6,13 @@ SCRAM passwords (they live in the metadata log the controller serves), so its co
 arrive as User:ANONYMOUS, which must be a super user; no client listener accepts ANONYMOUS.
 """
 
+import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from eventschema.kafka_contract import KafkaCluster, client_config
 
 ADMIN = "admin"
 MECHANISM = "SCRAM-SHA-512"
@@ -62,3 +66,9 @@ class BrokerAuth:
             "super.users": f"User:{ADMIN};User:ANONYMOUS",
             "allow.everyone.if.no.acl.found": "false",
         }
+
+
+def admin_config(bootstrap: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Settings of the runner's admin clients, as the user `env` names (an admin's on a SASL
+    broker); None: the runner's own environment, read here, where each admin call is made."""
+    return client_config(KafkaCluster.from_env(bootstrap, os.environ if env is None else env))

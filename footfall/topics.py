@@ -8,7 +8,8 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # the admin stubs do not re-export it
 
-from eventschema.kafka_contract import TopicSpec, client_config, topic_specs
+from eventschema.kafka_contract import TopicSpec, topic_specs
+from footfall.kafka_auth import admin_config
 
 if TYPE_CHECKING:  # private module, so only for the type checker
     from confluent_kafka.admin._metadata import TopicMetadata
@@ -28,7 +29,7 @@ def ensure_topics(
     """Create the prefix's topics if missing and wait until the broker reports all of them.
     `env` holds FOOTFALL_KAFKA_* credentials (default: ours); on a SASL broker, an admin's."""
     specs = topic_specs(prefix)
-    admin = AdminClient(client_config(bootstrap, env))
+    admin = AdminClient(admin_config(bootstrap, env))
     futures = admin.create_topics([_new_topic(s) for s in specs], operation_timeout=timeout)
     for name, future in futures.items():
         try:
@@ -74,6 +75,6 @@ def partition_counts(
     bootstrap: str, names: list[str], env: Mapping[str, str] | None = None
 ) -> dict[str, int]:
     """Partition count per existing topic (for status output and tests)."""
-    admin = AdminClient(client_config(bootstrap, env))
+    admin = AdminClient(admin_config(bootstrap, env))
     topics = admin.list_topics(timeout=10).topics
     return {n: len(topics[n].partitions) for n in names if n in topics}

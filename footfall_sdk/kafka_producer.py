@@ -6,6 +6,7 @@ and the same durability (idempotent, acks=all): a consumer cannot tell which way
 except by `source` and `entry`, both "kafka".
 """
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ import orjson
 from confluent_kafka import Producer
 
 from eventschema import Event, EventCodec, validate_message
-from eventschema.kafka_contract import Topics, producer_config
+from eventschema.kafka_contract import KafkaCluster, Topics, producer_config
 from eventschema.kafka_delivery import DeliveryFailed, OutgoingMessage, produce_and_wait
 from footfall_sdk.calls import TrackingCalls
 from footfall_sdk.messages import stamp
@@ -38,7 +39,9 @@ class KafkaEventProducer(TrackingCalls[None]):
         self.topic = Topics.for_prefix(topic_prefix).events
         self._codec = EventCodec()
         self._timeout = delivery_timeout + 1.0  # librdkafka reports a timeout by then
-        settings = {**producer_config(bootstrap, delivery_timeout), **(config or {})}
+        # FOOTFALL_KAFKA_* from this process's environment: the same variables as our services.
+        kafka = KafkaCluster.from_env(bootstrap, os.environ)
+        settings = {**producer_config(kafka, delivery_timeout), **(config or {})}
         self._producer = Producer(settings)
 
     def validate(self, message: Mapping[str, Any]) -> Event:

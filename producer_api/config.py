@@ -13,7 +13,7 @@ from starlette.config import Config
 
 from eventschema.event_names import DEFAULT_CONVERSION_EVENTS, conversion_event_names
 from eventschema.http_serving import HttpLimits
-from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
+from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, KafkaCluster, Topics, security_config
 from producer_api.clientip import IPNetwork, parse_networks
 from producer_api.ratelimit import Rate
 
@@ -49,6 +49,12 @@ class Settings:
     max_csv_bytes: int = 1024**3
     # Slow-client and connection limits (FOOTFALL_HTTP_*), shared by every server.
     http: HttpLimits = HttpLimits()
+    # FOOTFALL_KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings, as librdkafka settings.
+    kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def kafka(self) -> KafkaCluster:
+        return KafkaCluster(self.kafka_bootstrap, self.kafka_security)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -86,6 +92,7 @@ class Settings:
             queue_max_messages=cls.queue_max_messages if queue is None else queue,
             max_csv_bytes=env("FOOTFALL_API_MAX_CSV_BYTES", cast=int, default=1024**3),
             http=HttpLimits.from_env(environ),
+            kafka_security=security_config(environ),
         )
 
 

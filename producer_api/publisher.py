@@ -12,6 +12,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
+from eventschema.kafka_contract import KafkaCluster
 from eventschema.kafka_contract import producer_config as shared_producer_config
 from eventschema.kafka_delivery import Acknowledgements, OutgoingMessage
 from producer_api.metrics import KAFKA_DELIVERY_FAILURES
@@ -24,11 +25,11 @@ class PublishError(Exception):
 
 
 def producer_config(
-    bootstrap: str, delivery_timeout_seconds: float, queue_max_messages: int = 100_000
+    kafka: KafkaCluster, delivery_timeout_seconds: float, queue_max_messages: int = 100_000
 ) -> dict[str, Any]:
     """The shared event-producer settings plus the API's bounded local queue."""
     return {
-        **shared_producer_config(bootstrap, delivery_timeout_seconds),
+        **shared_producer_config(kafka, delivery_timeout_seconds),
         "queue.buffering.max.messages": queue_max_messages,
         "queue.buffering.max.kbytes": 262_144,  # full queue -> BufferError -> 503
     }

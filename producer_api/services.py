@@ -48,7 +48,7 @@ def build_services(settings: Settings) -> Services:
         # Last: nothing after it may fail and leave its producer running.
         publisher=Publisher(
             producer_config(
-                settings.kafka_bootstrap,
+                settings.kafka,
                 settings.delivery_timeout_seconds,
                 settings.queue_max_messages,
             ),

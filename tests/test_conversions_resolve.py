@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from consumers.conversions.model import Conversion
 from consumers.conversions.resolve import Resolver, SinkQuerier
 from eventschema import Event
@@ -31,7 +29,7 @@ def conversion(at: datetime, user_id: str = "", anonymous_id: str = "") -> Conve
 
 
 def test_ids_with_quotes_backslashes_and_sql_resolve_exactly(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
     events = []
@@ -50,15 +48,14 @@ def test_ids_with_quotes_backslashes_and_sql_resolve_exactly(
     try:
         produce(kafka_bootstrap, Topics.for_prefix(topic_prefix).events, events)
         assert sink.wait_rows(len(events))[0] == len(events)
-        monkeypatch.setenv("FOOTFALL_SINK_READ_KEY", READ_KEY)
-        resolver = Resolver(SinkQuerier(f"{sink.url}/query"), timedelta(days=1))
+        resolver = Resolver(SinkQuerier(f"{sink.url}/query", READ_KEY), timedelta(days=1))
         for index, odd in enumerate(ODD_IDS):
             by_anon = resolver.resolve(conversion(now, anonymous_id=f"a-{odd}"))
             assert (by_anon.gclid, by_anon.person_user_ids) == (f"G{index}", [f"u-{odd}"]), odd
             by_user = resolver.resolve(conversion(now, user_id=f"u-{odd}"))
             assert by_user.gclid == f"G{index}", odd
         # Inside the click window only: a window ending before the visit finds no click.
-        narrow = Resolver(SinkQuerier(f"{sink.url}/query"), timedelta(minutes=30))
+        narrow = Resolver(SinkQuerier(f"{sink.url}/query", READ_KEY), timedelta(minutes=30))
         assert narrow.resolve(conversion(now, user_id=f"u-{ODD_IDS[0]}")).gclid == ""
     finally:
         sink.stop()

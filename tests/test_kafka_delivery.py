@@ -7,7 +7,7 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from eventschema.kafka_contract import Topics, client_config
+from eventschema.kafka_contract import KafkaCluster, Topics, client_config
 from eventschema.kafka_delivery import DeliveryFailed, OutgoingMessage, produce_and_wait
 from tests.support.kafka_tools import header, read_all, value_of
 
@@ -20,7 +20,9 @@ def test_a_full_local_queue_is_retried_until_every_message_is_acked(
     topic = Topics.for_prefix(topic_prefix).dead_letter  # one partition: order is kept
     # Room for two messages: the other 28 each meet BufferError first and are retried.
     settings = {"enable.idempotence": True, "acks": "all", "queue.buffering.max.messages": 2}
-    producer = Producer({**client_config(kafka_bootstrap), **settings, "linger.ms": 20})
+    producer = Producer(
+        {**client_config(KafkaCluster(kafka_bootstrap)), **settings, "linger.ms": 20}
+    )
     messages = [
         OutgoingMessage(topic, f"k{i}".encode(), f"v{i}".encode(), [("n", str(i).encode())])
         for i in range(30)

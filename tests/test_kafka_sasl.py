@@ -15,7 +15,13 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from eventschema.kafka_contract import Topics, client_config, consumer_config, producer_config
+from eventschema.kafka_contract import (
+    KafkaCluster,
+    Topics,
+    client_config,
+    consumer_config,
+    producer_config,
+)
 from footfall.broker import LocalBroker
 from footfall.kafka_acls import api_acls, create_acls, sink_acls
 from footfall.kafka_auth import BrokerAuth, sasl_env
@@ -109,14 +115,17 @@ def test_api_and_sink_processes_move_events_as_their_own_users(
 
 
 def _produce_poison(kafka: SecureKafka) -> None:
-    producer = Producer(client_config(kafka.bootstrap, kafka.env("admin")))
+    producer = Producer(client_config(KafkaCluster.from_env(kafka.bootstrap, kafka.env("admin"))))
     producer.produce(kafka.topics.events, b"not avro", b"poison")
     assert producer.flush(20) == 0
 
 
 def _wait_count(kafka: SecureKafka, topic: str, expected: int, timeout: float = 30.0) -> int:
     """Records in `topic` (sum of high watermarks), read as admin."""
-    conf = {**client_config(kafka.bootstrap, kafka.env("admin")), "group.id": "sasl-probe"}
+    conf = {
+        **client_config(KafkaCluster.from_env(kafka.bootstrap, kafka.env("admin"))),
+        "group.id": "sasl-probe",
+    }
     consumer = Consumer(conf)
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
@@ -143,7 +152,9 @@ def _first_error(consumer: Consumer, timeout: float = 30.0) -> KafkaError:
 
 
 def test_api_user_cannot_read_events(secure_kafka: SecureKafka) -> None:
-    conf = consumer_config(secure_kafka.bootstrap, SINK_GROUP, secure_kafka.env("api"))
+    conf = consumer_config(
+        KafkaCluster.from_env(secure_kafka.bootstrap, secure_kafka.env("api")), SINK_GROUP
+    )
     consumer = Consumer(conf)
     try:
         consumer.subscribe([secure_kafka.topics.events])
@@ -160,7 +171,9 @@ def test_sink_user_cannot_write_events(secure_kafka: SecureKafka) -> None:
     def on_delivery(error: KafkaError | None, _message: Message) -> None:
         reports.append(error)
 
-    producer = Producer(producer_config(secure_kafka.bootstrap, 10, secure_kafka.env("sink")))
+    producer = Producer(
+        producer_config(KafkaCluster.from_env(secure_kafka.bootstrap, secure_kafka.env("sink")), 10)
+    )
     producer.produce(secure_kafka.topics.events, b"forged", b"key", on_delivery=on_delivery)
     assert producer.flush(20) == 0
     assert len(reports) == 1 and reports[0] is not None
@@ -169,7 +182,9 @@ def test_sink_user_cannot_write_events(secure_kafka: SecureKafka) -> None:
 
 def test_wrong_password_is_refused(secure_kafka: SecureKafka) -> None:
     errors: list[KafkaError] = []
-    conf = client_config(secure_kafka.bootstrap, sasl_env("api", "not-the-password"))
+    conf = client_config(
+        KafkaCluster.from_env(secure_kafka.bootstrap, sasl_env("api", "not-the-password"))
+    )
     conf.update(error_cb=errors.append, log_level=0)
     admin = AdminClient(conf)
     with pytest.raises(KafkaException):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from eventschema.kafka_contract import (
+    KafkaCluster,
     KafkaSecurityError,
     consumer_config,
     producer_config,
@@ -33,8 +34,8 @@ def test_sasl_defaults_to_scram_sha_512_and_reaches_producers_and_consumers() ->
         "sasl.password": "s3cret-value",
     }
     assert security_config(SASL) == expected
-    assert expected.items() <= producer_config("b:9092", 5, SASL).items()
-    assert expected.items() <= consumer_config("b:9092", "g", SASL).items()
+    assert expected.items() <= producer_config(KafkaCluster.from_env("b:9092", SASL), 5).items()
+    assert expected.items() <= consumer_config(KafkaCluster.from_env("b:9092", SASL), "g").items()
 
 
 def test_password_file_and_tls_files(tmp_path: Path) -> None:

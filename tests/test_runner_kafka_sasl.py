@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from eventschema.kafka_contract import client_config
+from eventschema.kafka_contract import KafkaCluster, client_config
 from footfall.broker import BrokerError, LocalBroker, find_free_ports, metadata_ok
 from footfall.kafka_local import load_auth, users_file
 from footfall.paths import repo_root
@@ -67,7 +67,11 @@ def test_up_kafka_sasl_gives_each_child_its_own_login(tmp_path: Path) -> None:
             "FOOTFALL_KAFKA_SASL_USERNAME": "admin",
             "FOOTFALL_KAFKA_SASL_PASSWORD": passwords["admin"],
         }
-        topics = AdminClient(client_config(bootstrap, admin_env)).list_topics(timeout=10).topics
+        topics = (
+            AdminClient(client_config(KafkaCluster.from_env(bootstrap, admin_env)))
+            .list_topics(timeout=10)
+            .topics
+        )
         assert {"events", "events_quarantine", "events_dlq"} <= set(topics)
         output = out_path.read_text()
         assert [user for user, pw in passwords.items() if pw in output] == []

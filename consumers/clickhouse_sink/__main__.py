@@ -26,9 +26,7 @@ def main() -> None:
     client = connect(config.clickhouse_dsn, config.database)
     applied = migrations.apply(client, config.migrations_dir)
     log.info("migrations applied now: %s", applied or "none")
-    dead_letters = DeadLetters(
-        config.bootstrap, config.topics.dead_letter, config.dead_letter_timeout
-    )
+    dead_letters = DeadLetters(config.kafka, config.topics.dead_letter, config.dead_letter_timeout)
     loop = sink_runtime(config, EventWriter(client), dead_letters)
     readers = ReaderPool([
         connect_reader(config.clickhouse_dsn, config.database, config.query_limits)

@@ -10,7 +10,7 @@ from starlette.config import Config
 
 from eventschema import paths
 from eventschema.env_settings import setting
-from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
+from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, KafkaCluster, Topics, security_config
 from eventschema.read_access import AllowedHosts, ReadKeys
 from eventschema.readonly_sql import QueryLimits
 
@@ -39,6 +39,8 @@ class SinkConfig:
     # Seconds a client has to send its whole request (slowloris guard).
     http_request_deadline: float = 10.0
     query_limits: QueryLimits = QueryLimits()  # FOOTFALL_QUERY_MAX_*
+    # FOOTFALL_KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings, as librdkafka settings.
+    kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "SinkConfig":
@@ -66,8 +68,13 @@ class SinkConfig:
             read_keys=ReadKeys.from_env(env),  # `footfall up` passes its keys' digests here
             allowed_hosts=AllowedHosts.from_env(env),
             query_limits=QueryLimits.from_env(env),
+            kafka_security=security_config(env),
             query_concurrency=max(1, setting(c, "FOOTFALL_QUERY_CONCURRENCY", int, 4)),
         )
+
+    @property
+    def kafka(self) -> KafkaCluster:
+        return KafkaCluster(self.bootstrap, self.kafka_security)
 
     @property
     def is_chdb(self) -> bool:

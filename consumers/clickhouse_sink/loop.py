@@ -50,7 +50,7 @@ def sink_runtime(config: SinkConfig, writer: EventWriter, dead_letters: DeadLett
         config.instance_id,
         {"queued.max.messages.kbytes": FETCH_QUEUE_KBYTES},
     )
-    consumer = source.consumer(config.bootstrap)
+    consumer = source.consumer(config.kafka)
     handler = SinkHandler(config, BatchWriter(writer, dead_letters), consumer)
     committer = Committer(consumer, config.commit_interval, on_result=_count_commit)
     return Runtime(source, consumer, handler, committer, min(config.batch_size, 5_000))

@@ -32,11 +32,11 @@ def build(config: ConversionsConfig, replay: ReplayFilter | None) -> Worker:
     if config.google is not None:
         platforms.append(Google(config.google, config.default_region))
     querier: Querier = (
-        SinkQuerier(config.query_url)
+        SinkQuerier(config.query_url, config.sink_read_key)
         if config.uses_sink_query
         else DsnQuerier(config.clickhouse_dsn, config.database)
     )
-    ledger = Ledger(config.bootstrap, config.ledger_topic)
+    ledger = Ledger(config.kafka, config.ledger_topic)
     ledger.load()
     source = LiveSource(config) if replay is None else ReplaySource(config, replay)
     return Worker(
@@ -44,9 +44,9 @@ def build(config: ConversionsConfig, replay: ReplayFilter | None) -> Worker:
         source,
         platforms,
         ledger,
-        DeadLetters(config.bootstrap, config.dlq_topic, config.dead_letter_timeout),
+        DeadLetters(config.kafka, config.dlq_topic, config.dead_letter_timeout),
         Resolver(querier, timedelta(days=config.click_window_days)),
-        SinkWatch(config.bootstrap, config.sink_group, config.topics.events),
+        SinkWatch(config.kafka, config.sink_group, config.topics.events),
     )
 
 

@@ -5,6 +5,7 @@ Things ad-platforms.md marks uncertain are settings: API versions, Meta's maximu
 """
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from eventschema import paths
 from eventschema.entry import DEFAULT_TRUSTED_ENTRIES, parse_entries
 from eventschema.env_settings import setting
 from eventschema.event_names import conversion_event_names, conversion_events
-from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, Topics
+from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, KafkaCluster, Topics, security_config
+from eventschema.read_key_file import local_read_key
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -105,6 +107,15 @@ class ConversionsConfig:
     # Entries (eventschema.entry) whose conversions are uploaded; not browser keys: they are public.
     trusted_entries: frozenset[str] = DEFAULT_TRUSTED_ENTRIES
 
+    # FOOTFALL_KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings, as librdkafka settings.
+    kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # The sink's /query key: FOOTFALL_SINK_READ_KEY, else the local key file of `footfall up`.
+    sink_read_key: str | None = field(default=None, repr=False)
+
+    @property
+    def kafka(self) -> KafkaCluster:
+        return KafkaCluster(self.bootstrap, self.kafka_security)
+
     @property
     def uses_sink_query(self) -> bool:
         return self.clickhouse_dsn.startswith("chdb:")
@@ -153,6 +164,8 @@ class ConversionsConfig:
             max_pending=setting(c, "FOOTFALL_CONVERSIONS_MAX_PENDING", int, 10000),
             instance_id=e.get("FOOTFALL_CONVERSIONS_INSTANCE_ID", ""),
             trusted_entries=_trusted_entries(e),
+            kafka_security=security_config(e),
+            sink_read_key=e.get("FOOTFALL_SINK_READ_KEY", "").strip() or local_read_key(data_dir),
         )
 
 

@@ -22,7 +22,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from consumers.runtime.kafka import acked_producer
-from eventschema.kafka_contract import client_config
+from eventschema.kafka_contract import KafkaCluster, client_config
 from eventschema.kafka_delivery import DeliveryFailed, OutgoingMessage, produce_and_wait
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,14 @@ def key(platform: str, account: str, order_id: str) -> str:
 
 
 class Ledger:
-    def __init__(self, bootstrap: str, topic: str, timeout: float = 10.0) -> None:
+    def __init__(self, kafka: KafkaCluster, topic: str, timeout: float = 10.0) -> None:
         self.topic = topic
         self.timeout = timeout
         self.entries: dict[str, dict[str, object]] = {}
-        self._producer = acked_producer(bootstrap, timeout, linger_ms=5)
+        self._producer = acked_producer(kafka, timeout, linger_ms=5)
         self._tail = Consumer(
             {
-                **client_config(bootstrap),
+                **client_config(kafka),
                 "group.id": f"ledger-reader-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",

@@ -22,8 +22,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumers.conversions.model import EMAIL_KEYS, PHONE_KEYS, Conversion, Match
-from eventschema.kafka_contract import client_config
-from eventschema.read_key_file import read_key
+from eventschema.kafka_contract import KafkaCluster, client_config
 from eventschema.sink_query import SinkQuery, SinkQueryError
 
 log = logging.getLogger(__name__)
@@ -39,10 +38,9 @@ class Querier(Protocol):
 class SinkQuerier:
     """POST <sink>/query?format=JSONEachRow."""
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, read_key: str | None, timeout: float = 30.0) -> None:
         self.url = url
-        key = read_key("FOOTFALL_SINK_READ_KEY")  # else the local key of `footfall up`
-        self._sink = SinkQuery(url, key, timeout)
+        self._sink = SinkQuery(url, read_key, timeout)
 
     def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         body = self._sink.post(sql, parameters, "JSONEachRow")
@@ -165,12 +163,14 @@ def _obj(raw: object) -> dict[str, Any]:
 class SinkWatch:
     """The sink group's committed offsets on `events`, refreshed at most every `interval` s."""
 
-    def __init__(self, bootstrap: str, sink_group: str, topic: str, interval: float = 0.3) -> None:
+    def __init__(
+        self, kafka: KafkaCluster, sink_group: str, topic: str, interval: float = 0.3
+    ) -> None:
         self.topic = topic
         self.interval = interval
         self._consumer = Consumer(
             {
-                **client_config(bootstrap),
+                **client_config(kafka),
                 "group.id": sink_group,  # only read its commits: never subscribes or commits
                 "client.id": f"conversions-watch-{uuid.uuid4().hex[:6]}",
                 "enable.auto.commit": False,

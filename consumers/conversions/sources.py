@@ -12,7 +12,7 @@ from consumers.conversions.config import ConversionsConfig
 from consumers.runtime.kafka import make_consumer
 from consumers.runtime.sources import Rebalance, Subscribed
 from eventschema.event_names import canonical_event_name
-from eventschema.kafka_contract import HEADER_EVENT
+from eventschema.kafka_contract import HEADER_EVENT, KafkaCluster
 
 
 class LiveSource:
@@ -27,8 +27,8 @@ class LiveSource:
             [config.topics.events], config.group_id, config.instance_id or None
         )
 
-    def consumer(self, bootstrap: str) -> Consumer:
-        return self.subscribed.consumer(bootstrap)
+    def consumer(self, kafka: KafkaCluster) -> Consumer:
+        return self.subscribed.consumer(kafka)
 
     def start(self, consumer: Consumer, rebalance: Rebalance) -> None:
         self.subscribed.start(consumer, rebalance)
@@ -60,8 +60,8 @@ class ReplaySource:
         self.chosen = chosen
         self.ends: dict[int, int] = {}
 
-    def consumer(self, bootstrap: str) -> Consumer:
-        return make_consumer(bootstrap, self.group)
+    def consumer(self, kafka: KafkaCluster) -> Consumer:
+        return make_consumer(kafka, self.group)
 
     def start(self, consumer: Consumer, _rebalance: Rebalance) -> None:
         meta = consumer.list_topics(self.topic, timeout=10)

@@ -60,7 +60,7 @@ class Worker:
         self.uploaders = {
             p.name: PlatformUploader(p, config, http, ledger, self.results) for p in platforms
         }
-        consumer = source.consumer(config.bootstrap)
+        consumer = source.consumer(config.kafka)
         handler = ConversionsHandler(config, source, self.uploaders, ledger, self.results,
                                      resolver, watch, http)  # fmt: skip
         # Dry runs leave no trace; a replay reads the DLQ from the start each time.

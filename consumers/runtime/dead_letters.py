@@ -10,6 +10,7 @@ import time
 from confluent_kafka import Message
 
 from consumers.runtime.kafka import acked_producer
+from eventschema.kafka_contract import KafkaCluster
 from eventschema.kafka_delivery import DeliveryFailed, OutgoingMessage, produce_and_wait
 
 
@@ -18,10 +19,10 @@ class DeadLetterUnavailable(RuntimeError):
 
 
 class DeadLetterProducer:
-    def __init__(self, bootstrap: str, topic: str, timeout: float = 10.0) -> None:
+    def __init__(self, kafka: KafkaCluster, topic: str, timeout: float = 10.0) -> None:
         self.topic = topic
         self.timeout = timeout
-        self._producer = acked_producer(bootstrap, timeout)
+        self._producer = acked_producer(kafka, timeout)
 
     def produce(self, message: Message, headers: list[tuple[str, str | bytes]]) -> None:
         """Produce the letter (headers, then `ts`) and wait for the ack, else raise."""

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from confluent_kafka import Consumer, KafkaException, Message, Producer
 
 from eventschema import kafka_contract
-from eventschema.kafka_contract import client_config
+from eventschema.kafka_contract import KafkaCluster, client_config
 
 log = logging.getLogger(__name__)
 
 
 def make_consumer(
-    bootstrap: str,
+    kafka: KafkaCluster,
     group: str,
     instance_id: str | None = None,
     settings: Mapping[str, object] | None = None,
@@ -20,7 +20,7 @@ def make_consumer(
     """The shared consumer settings (kafka_contract), the caller's extra settings, and static
     group membership when an instance id is given (a restart gets its partitions back at once)."""
     conf: dict[str, object] = {
-        **kafka_contract.consumer_config(bootstrap, group),
+        **kafka_contract.consumer_config(kafka, group),
         **(settings or {}),
     }
     if instance_id:
@@ -40,12 +40,12 @@ def usable(message: Message) -> bool:
     return None not in (message.topic(), message.partition(), message.offset())
 
 
-def acked_producer(bootstrap: str, timeout: float, linger_ms: int = 0) -> Producer:
+def acked_producer(kafka: KafkaCluster, timeout: float, linger_ms: int = 0) -> Producer:
     """An idempotent producer whose records count once every in-sync replica has them, for the
     writes a consumer waits on (dead letters, the uploader's ledger)."""
     return Producer(
         {
-            **client_config(bootstrap),
+            **client_config(kafka),
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": linger_ms,

@@ -11,6 +11,7 @@ from typing import Protocol
 from confluent_kafka import Consumer, TopicPartition
 
 from consumers.runtime.kafka import make_consumer
+from eventschema.kafka_contract import KafkaCluster
 
 
 class Rebalance(Protocol):
@@ -20,7 +21,7 @@ class Rebalance(Protocol):
 
 
 class Source(Protocol):
-    def consumer(self, bootstrap: str) -> Consumer: ...
+    def consumer(self, kafka: KafkaCluster) -> Consumer: ...
     def start(self, consumer: Consumer, rebalance: Rebalance) -> None: ...
 
 
@@ -31,8 +32,8 @@ class Subscribed:
     instance_id: str | None = None
     settings: Mapping[str, object] = field(default_factory=dict)
 
-    def consumer(self, bootstrap: str) -> Consumer:
-        return make_consumer(bootstrap, self.group, self.instance_id, self.settings)
+    def consumer(self, kafka: KafkaCluster) -> Consumer:
+        return make_consumer(kafka, self.group, self.instance_id, self.settings)
 
     def start(self, consumer: Consumer, rebalance: Rebalance) -> None:
         consumer.subscribe(
