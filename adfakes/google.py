@@ -113,13 +113,22 @@ class FakeGoogleAds(FakeServer):
             return Reply.json(404, {"error": {"code": 404, "message": "Not Found",
                                               "status": "NOT_FOUND"}})  # fmt: skip
         version, cid = match.groups()
+        refusal = self._refuse_caller(request, cid, version)
+        if refusal is not None:
+            return refusal
+        body = _upload_body(request, version)
+        if isinstance(body, Reply):
+            return body
+        return self._rows(cid, version, body["conversions"], bool(body.get("validateOnly")))
+
+    def _refuse_caller(self, request: Request, cid: str, version: str) -> Reply | None:
+        """The customer id, the credentials and the access to the customer, in Google's order."""
         if not cid.isdigit():
             return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_CUSTOMER_ID",
                                  "customer id must be digits only", version)  # fmt: skip
         auth = request.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or not secrets.compare_digest(
-            auth[7:], self.access_token
-        ):
+        valid = auth.startswith("Bearer ") and secrets.compare_digest(auth[7:], self.access_token)
+        if not valid:
             return request_error(401, "UNAUTHENTICATED", "authenticationError",
                                  "OAUTH_TOKEN_INVALID", "Request had invalid authentication "
                                  "credentials", version)  # fmt: skip
@@ -128,40 +137,15 @@ class FakeGoogleAds(FakeServer):
                                  "DEVELOPER_TOKEN_INVALID", "The developer token is not valid",
                                  version)  # fmt: skip
         if cid not in self.customers:
-            return request_error(
-                403,
-                "PERMISSION_DENIED",
-                "authorizationError",
-                "USER_PERMISSION_DENIED",
-                "no access to customer",
-                version,
-            )
+            return request_error(403, "PERMISSION_DENIED", "authorizationError",
+                                 "USER_PERMISSION_DENIED", "no access to customer",
+                                 version)  # fmt: skip
         manager = self.manager_links.get(cid)
         if manager and request.headers.get("login-customer-id") != manager:
             return request_error(403, "PERMISSION_DENIED", "authorizationError",
                                  "USER_PERMISSION_DENIED", "login-customer-id must name the "
                                  "manager account", version)  # fmt: skip
-        try:
-            body = camel(json.loads(request.body or b"null"))
-        except ValueError:
-            return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_INPUT",
-                                 "Invalid JSON payload", version)  # fmt: skip
-        if not isinstance(body, dict) or not isinstance(body.get("conversions"), list):
-            return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_INPUT",
-                                 "conversions is required", version)  # fmt: skip
-        if body.get("partialFailure") is not True:
-            return request_error(400, "INVALID_ARGUMENT", "requestError",
-                                 "PARTIAL_FAILURE_MODE_REQUIRED", "partialFailure must be true",
-                                 version)  # fmt: skip
-        rows = body["conversions"]
-        if not rows:
-            return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_INPUT",
-                                 "conversions is empty", version)  # fmt: skip
-        if len(rows) > 2000:
-            return request_error(400, "INVALID_ARGUMENT", "conversionUploadError",
-                                 "TOO_MANY_CONVERSIONS_IN_REQUEST", "at most 2,000 conversions",
-                                 version)  # fmt: skip
-        return self._rows(cid, version, rows, bool(body.get("validateOnly")))
+        return None
 
     def _rows(self, cid: str, version: str, rows: list[Any], validate_only: bool) -> Reply:
         results: list[dict[str, Any]] = []
@@ -200,34 +184,11 @@ class FakeGoogleAds(FakeServer):
 
     def _check(self, cid: str, row: Any, orders: set[str],
                clicks: set[tuple[str, str, str]]) -> str | None:  # fmt: skip
-        if not isinstance(row, dict):
-            return "INVALID_CONVERSION"
-        action = row.get("conversionAction")
-        prefix = f"customers/{cid}/conversionActions/"
-        if (
-            not isinstance(action, str)
-            or not action.startswith(prefix)
-            or (action[len(prefix) :] not in self.customers[cid])
-        ):
-            return "NO_CONVERSION_ACTION_FOUND"
-        when = row.get("conversionDateTime")
-        if not isinstance(when, str) or not DATETIME.match(when):
-            return "UNPARSEABLE_CONVERSION_DATE_TIME"
+        if (code := self._row_error(cid, row)) is not None:
+            return code
         ids = [k for k in ("gclid", "gbraid", "wbraid") if row.get(k)]
-        if "gbraid" in ids and "wbraid" in ids:
-            return "GBRAID_WBRAID_BOTH_SET"
-        identifiers = row.get("userIdentifiers") or []
-        if not ids and not identifiers:
-            return "CLICK_NOT_FOUND"
-        if not isinstance(identifiers, list) or len(identifiers) > 5:
-            return "INVALID_USER_IDENTIFIER"
-        for identifier in identifiers:
-            keys = [k for k in ("hashedEmail", "hashedPhoneNumber") if k in identifier]
-            if len(keys) != 1 or len(identifier) - (1 if "userIdentifierSource" in identifier
-                                                    else 0) != 1:  # fmt: skip
-                return "UNSUPPORTED_USER_IDENTIFIER"
-            if not isinstance(identifier[keys[0]], str) or not HEX64.match(identifier[keys[0]]):
-                return "INVALID_USER_IDENTIFIER"
+        if (code := _identity_error(row, ids)) is not None:
+            return code
         currency = row.get("currencyCode")
         if currency is not None and not (isinstance(currency, str)
                                          and re.fullmatch(r"[A-Z]{3}", currency)):  # fmt: skip
@@ -236,14 +197,34 @@ class FakeGoogleAds(FakeServer):
         if order in self.fail_orders:
             return self.fail_orders[order]
         if ids:
-            code = self._window(row[ids[0]], when)
+            code = self._window(row[ids[0]], row["conversionDateTime"])
             if code:
                 return code
+        return self._duplicate_error(row, ids, orders, clicks)
+
+    def _row_error(self, cid: str, row: Any) -> str | None:
+        """The row's shape, its conversion action (of this customer) and its date-time."""
+        if not isinstance(row, dict):
+            return "INVALID_CONVERSION"
+        action = row.get("conversionAction")
+        prefix = f"customers/{cid}/conversionActions/"
+        if (not isinstance(action, str) or not action.startswith(prefix)
+                or action[len(prefix):] not in self.customers[cid]):  # fmt: skip
+            return "NO_CONVERSION_ACTION_FOUND"
+        when = row.get("conversionDateTime")
+        if not isinstance(when, str) or not DATETIME.match(when):
+            return "UNPARSEABLE_CONVERSION_DATE_TIME"
+        return None
+
+    def _duplicate_error(self, row: dict[str, Any], ids: list[str], orders: set[str],
+                         clicks: set[tuple[str, str, str]]) -> str | None:  # fmt: skip
+        """An order or a click met before, in this request or in an earlier upload."""
+        order = str(row.get("orderId", ""))
         if order:
             if order in orders:
                 return "DUPLICATE_ORDER_ID_IN_REQUEST"
             orders.add(order)
-            if f"{action}|{order}" in self.state.accepted:
+            if f"{row.get('conversionAction')}|{order}" in self.state.accepted:
                 return "ORDER_ID_ALREADY_IN_USE"
         click = _click_key(row)
         if ids:
@@ -271,3 +252,47 @@ class FakeGoogleAds(FakeServer):
 def _click_key(row: dict[str, Any]) -> tuple[str, str, str]:
     click = row.get("gclid") or row.get("gbraid") or row.get("wbraid") or ""
     return (str(click), str(row.get("conversionDateTime")), str(row.get("conversionAction")))
+
+
+def _upload_body(request: Request, version: str) -> dict[str, Any] | Reply:
+    """The request body (camelCase keys), or the error answer for a body Google would refuse."""
+    try:
+        body = camel(json.loads(request.body or b"null"))
+    except ValueError:
+        return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_INPUT",
+                             "Invalid JSON payload", version)  # fmt: skip
+    if not isinstance(body, dict) or not isinstance(body.get("conversions"), list):
+        return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_INPUT",
+                             "conversions is required", version)  # fmt: skip
+    if body.get("partialFailure") is not True:
+        return request_error(400, "INVALID_ARGUMENT", "requestError",
+                             "PARTIAL_FAILURE_MODE_REQUIRED", "partialFailure must be true",
+                             version)  # fmt: skip
+    rows = body["conversions"]
+    if not rows:
+        return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_INPUT",
+                             "conversions is empty", version)  # fmt: skip
+    if len(rows) > 2000:
+        return request_error(400, "INVALID_ARGUMENT", "conversionUploadError",
+                             "TOO_MANY_CONVERSIONS_IN_REQUEST", "at most 2,000 conversions",
+                             version)  # fmt: skip
+    return body
+
+
+def _identity_error(row: dict[str, Any], ids: list[str]) -> str | None:
+    """The click ids (`ids`: those set) and the hashed user identifiers."""
+    if "gbraid" in ids and "wbraid" in ids:
+        return "GBRAID_WBRAID_BOTH_SET"
+    identifiers = row.get("userIdentifiers") or []
+    if not ids and not identifiers:
+        return "CLICK_NOT_FOUND"
+    if not isinstance(identifiers, list) or len(identifiers) > 5:
+        return "INVALID_USER_IDENTIFIER"
+    for identifier in identifiers:
+        keys = [k for k in ("hashedEmail", "hashedPhoneNumber") if k in identifier]
+        if len(keys) != 1 or len(identifier) - (1 if "userIdentifierSource" in identifier
+                                                else 0) != 1:  # fmt: skip
+            return "UNSUPPORTED_USER_IDENTIFIER"
+        if not isinstance(identifier[keys[0]], str) or not HEX64.match(identifier[keys[0]]):
+            return "INVALID_USER_IDENTIFIER"
+    return None
