@@ -46,9 +46,11 @@ class HttpLimits:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "HttpLimits":
         config = Config(environ=environ)
         return cls(
-            header_timeout=setting(config, "FOOTFALL_HTTP_HEADER_TIMEOUT", float, 10.0),
-            body_timeout=setting(config, "FOOTFALL_HTTP_BODY_TIMEOUT", float, 20.0),
-            body_min_rate=setting(config, "FOOTFALL_HTTP_BODY_MIN_RATE", float, 1000.0),
+            header_timeout=setting(
+                config, "FOOTFALL_HTTP_HEADER_TIMEOUT", float, cls.header_timeout
+            ),
+            body_timeout=setting(config, "FOOTFALL_HTTP_BODY_TIMEOUT", float, cls.body_timeout),
+            body_min_rate=setting(config, "FOOTFALL_HTTP_BODY_MIN_RATE", float, cls.body_min_rate),
             max_connections=setting(
                 config, "FOOTFALL_HTTP_MAX_CONNECTIONS", int, DEFAULT_MAX_CONNECTIONS
             ),
@@ -57,9 +59,10 @@ class HttpLimits:
 
 
 class TimedHttpProtocol(HttpToolsProtocol):
-    header_timeout = 10.0
-    body_timeout = 20.0
-    body_min_rate = 1000.0  # bytes per second that extend the body deadline by a second
+    # Defaults; `timed_protocol` makes the class a process runs with, from its HttpLimits.
+    header_timeout = HttpLimits.header_timeout
+    body_timeout = HttpLimits.body_timeout
+    body_min_rate = HttpLimits.body_min_rate
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
