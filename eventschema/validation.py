@@ -58,8 +58,8 @@ def validate_message(
     `entry` says how it entered (eventschema.entry)."""
     if not isinstance(message, dict):
         raise ValidationError("invalid_type", "each event must be a JSON object")
-    encoded = _encode_within_depth(message)
-    size = size_hint if size_hint is not None else len(encoded)
+    json_size = _size_within_depth(message)
+    size = size_hint if size_hint is not None else json_size
     if size > MAX_EVENT_BYTES:
         raise ValidationError(
             "event_too_large", f"event is {size} bytes, the limit is {MAX_EVENT_BYTES}"
@@ -71,6 +71,7 @@ def validate_message(
     event_name = _optional_text(message, "event", MAX_NAME_LENGTH)
     _check_required_by_type(message_type, event_name, ids)
     objects = {name: _optional_object(message, name) for name in _OBJECT_FIELDS}
+    objects["traits"] = _traits(message_type, objects)
     original = _optional_time(message, "originalTimestamp") or _optional_time(message, "timestamp")
     sent_at = _optional_time(message, "sentAt")
     return Event(
@@ -105,6 +106,15 @@ def corrected_timestamp(
     return corrected
 
 
+def _traits(message_type: str, objects: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
+    """RudderStack SDKs send an identify's traits only in context.traits (no top-level traits):
+    read them there when traits is absent, as RudderStack's own server does."""
+    found = (objects["context"] or {}).get("traits")
+    if message_type == "identify" and objects["traits"] is None and isinstance(found, dict):
+        return found
+    return objects["traits"]
+
+
 def _message_type(message: dict[str, Any], default_type: str | None) -> str:
     value = message.get("type", default_type)
     if value is None:
@@ -132,10 +142,12 @@ def _optional_id(message: dict[str, Any], field: str) -> str | None:
     value = message.get(field)
     if value is None:
         return None
-    # Segment accepts numeric ids and stores them as strings.
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValidationError("invalid_type", f"{field} must be a string", field)
-    text = str(value).strip()
+    if type(value) is not str:  # the common case first: a plain string needs no checks
+        # Segment accepts numeric ids and stores them as strings.
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValidationError("invalid_type", f"{field} must be a string", field)
+        value = str(value)
+    text = value.strip()
     if not text:
         return None
     if len(text) > MAX_ID_LENGTH:
@@ -185,8 +197,8 @@ def _optional_time(message: dict[str, Any], field: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _encode_within_depth(message: dict[str, Any]) -> bytes:
-    """The message's JSON; ValidationError when it nests deeper than MAX_DEPTH."""
+def _size_within_depth(message: dict[str, Any]) -> int:
+    """The length of the message's JSON; ValidationError when it nests deeper than MAX_DEPTH."""
     # Wrapped in _PADDING lists, orjson's own limit (checked in C, ~1 µs) becomes MAX_DEPTH.
     wrapped: Any = message
     for _ in range(_PADDING):
@@ -200,7 +212,7 @@ def _encode_within_depth(message: dict[str, Any]) -> bytes:
             ) from None
         # Only Python callers (footfall_sdk) can get here: parsed JSON always encodes.
         raise ValidationError("invalid_value", f"event is not JSON: {error}") from None
-    return encoded[_PADDING:-_PADDING]
+    return len(encoded) - 2 * _PADDING  # the padding's brackets, not copied off
 
 
 def encoded_size(value: Any) -> int | None:

@@ -7,12 +7,15 @@
     python -m footfall_analytics.cli founding | attribution --model first --dimension section
     python -m footfall_analytics.cli retention --weeks 6 | top --kind pages | channels | over-time
 
-It asks the analytics server (--server, default $FOOTFALL_ANALYTICS_URL or
-http://127.0.0.1:8125) or, with --dsn, a database directly (http(s):// ClickHouse, or chdb:///path
+It asks the analytics server (--server, default $FOOTFALL_ANALYTICS_URL, else
+http://$FOOTFALL_ANALYTICS_HOST:$FOOTFALL_ANALYTICS_PORT as the server reads them, 127.0.0.1:8125)
+or, with --dsn, a database directly (http(s):// ClickHouse, or chdb:///path
 when no other process holds it), through a read-only session. Arguments mean what they mean in
 the query API (footfall_analytics/server/args.py). In a funnel, --filter field:op:value applies
 to every step's events and --step-filter N:field:op:value (step_filter=) only to step N
-(1-based). Exit 2 on a bad parameter.
+(1-based). --server, --dsn and --json go before or after the command. --period all or 7d
+(the last n days) instead of --from/--to; with neither, the last 30 days (the title says which).
+Exit 2 on a bad parameter.
 """
 
 import argparse
@@ -39,7 +42,7 @@ COMMANDS = {
 # option -> query-string name, per command (the common ones are added to all).
 OPTIONS: dict[str, list[tuple[str, str]]] = {
     "funnel": [("--steps", "steps"), ("--window", "window"), ("--breakdown", "breakdown")],
-    "founding": [("--utm-source", "utm_source")],
+    "founding": [("--utm-source", "utm_source"), ("--window", "window")],
     "attribution": [
         ("--model", "model"),
         ("--dimension", "dimension"),
@@ -52,21 +55,34 @@ OPTIONS: dict[str, list[tuple[str, str]]] = {
     "channels": [("--timeout", "timeout")],
     "over-time": [("--interval", "interval"), ("--event", "event")],
 }
+FILTERED = ("funnel", "attribution", "top", "over-time")  # the reports that take filter=
+
+
+def _globals(suppress: bool) -> argparse.ArgumentParser:
+    """--server, --dsn, --json: on the top parser and on every command's, so they work in any
+    position (a command's copy leaves the namespace alone when not given: SUPPRESS)."""
+    p = argparse.ArgumentParser(add_help=False)
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("--server", help="analytics server URL (default http://127.0.0.1:8125)",
+                   **default)  # fmt: skip
+    p.add_argument("--dsn", help="query a database directly: http(s)://... or chdb:///path",
+                   **default)  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the API's JSON instead", **default)
+    return p
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m footfall_analytics.cli", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    where = top.add_mutually_exclusive_group()
-    where.add_argument("--server", help="analytics server URL (default http://127.0.0.1:8125)")
-    where.add_argument("--dsn", help="query a database directly: http(s)://... or chdb:///path")
-    top.add_argument("--json", action="store_true", help="print the API's JSON instead")
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  parents=[_globals(False)])  # fmt: skip
     sub = top.add_subparsers(dest="command", required=True)
     for command, options in OPTIONS.items():
-        p = sub.add_parser(command)
+        p = sub.add_parser(command, parents=[_globals(True)])
         p.add_argument("--from", dest="from_", metavar="FROM", help="start (date or ISO time)")
         p.add_argument("--to", help="end, exclusive (default: end of today, UTC)")
-        p.add_argument("--filter", action="append", default=[], help="field:op:value")
+        p.add_argument("--period", help="all (every stored day) or <n>d (the last n days)")
+        if command in FILTERED:
+            p.add_argument("--filter", action="append", default=[], help="field:op:value")
         for flag, _ in options:
             p.add_argument(flag)
         if command == "funnel":
@@ -77,13 +93,23 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    top = parser()
+    opts = top.parse_args(argv)
+    if opts.server and opts.dsn:
+        top.error("--server and --dsn exclude each other")
+    return opts
+
+
 def query_items(opts: argparse.Namespace) -> list[tuple[str, str]]:
     items: list[tuple[str, str]] = []
     if opts.from_:
         items.append(("from", opts.from_))
     if opts.to:
         items.append(("to", opts.to))
-    items += [("filter", f) for f in opts.filter]
+    if opts.period:
+        items.append(("period", opts.period))
+    items += [("filter", f) for f in getattr(opts, "filter", [])]
     items += [("step_filter", f) for f in getattr(opts, "step_filter", [])]
     for flag, name in OPTIONS[opts.command]:
         value = getattr(opts, flag.lstrip("-").replace("-", "_"))
@@ -104,7 +130,10 @@ def fetch(
             source.close()
     base = opts.server or settings.server_url
     params = httpx.QueryParams(tuple(items))
-    response = httpx.get(f"{base.rstrip('/')}/api/{path}", params=params, timeout=120)
+    key = settings.read_key  # the server asks every API call for a read key
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    response = httpx.get(f"{base.rstrip('/')}/api/{path}", params=params, headers=headers,
+                         timeout=120)  # fmt: skip
     body: dict[str, Any] = response.json()
     if response.status_code == 400:
         raise BadParameter(str(body.get("parameter")), str(body.get("message")))
@@ -139,7 +168,9 @@ def _cell(value: Any) -> str:
 
 def render(command: str, body: dict[str, Any]) -> str:
     period = body.get("period", {})
-    title = f"{command}  [{period.get('from', '')} .. {period.get('to', '')})"
+    kind = {"default": "  (default: the last 30 days)", "all": "  (all data)"}
+    title = (f"{command}  [{period.get('from', '')} .. {period.get('to', '')})"
+             + kind.get(period.get("kind", ""), ""))  # fmt: skip
     if command == "founding":
         return f"{title}\npersons (utm_source={body['utm_source']}): {body['persons']:,}"
     if command == "funnel":
@@ -160,7 +191,7 @@ def render(command: str, body: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    opts = parser().parse_args(argv)
+    opts = parse(argv)
     settings = CliSettings.load()
     try:
         body = fetch(opts, query_items(opts), settings)

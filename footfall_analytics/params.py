@@ -10,6 +10,9 @@ Op = Literal["eq", "neq", "in", "not_in", "contains", "gt", "lt"]
 PAGE = "$page"
 SCREEN = "$screen"
 ANY = "$any"
+# An event's revenue (stored per event as ff_revenue, migration 0010): properties.revenue, else
+# .total, else .value, whichever path the event came by (tracker, SDKs, CSV import, Segment).
+REVENUE = "revenue"
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class AttributionParams:
     dimension: Literal["campaign", "source", "channel", "section"] = "campaign"
     lookback: timedelta = timedelta(days=30)
     conversion_events: tuple[str, ...] = ("Order Completed",)
-    revenue_property: str = "revenue"
+    revenue_property: str = REVENUE  # another name reads only that property
     filters: tuple[Filter, ...] = ()  # on the conversion events
 
 
@@ -63,6 +66,7 @@ class RetentionParams:
     period: Period  # cohorts: persons first seen in this period
     weeks: int = 8
     activity_event: str | None = None  # None: any event counts as active
+    as_of: datetime | None = None  # weeks starting after it are not yet known (None: now)
 
 
 @dataclass(frozen=True)

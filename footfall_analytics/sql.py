@@ -18,6 +18,10 @@ IS_TOUCH = "(ff_is_touch != 0)"
 REF_HOST = "ff_ref_host"
 SECTION = "ff_section"
 
+# UTM values compare ignoring case everywhere (filters, breakdowns, top campaigns, attribution,
+# the founding question), as the channel rules do: `Facebook` and `facebook` are one source. They
+# are shown in lower case (the canonical label); the stored value keeps its case.
+CASELESS = frozenset(UTM)
 # Filter and breakdown fields -> SQL expressions over the resolved events (the allowlist).
 FIELDS: dict[str, str] = {
     "event": "event",
@@ -30,7 +34,8 @@ FIELDS: dict[str, str] = {
     "channel": CHANNEL,
     "section": SECTION,
     "library_name": "library_name",
-    **{name: name for name in UTM + CLICK_IDS},
+    **{name: f"lowerUTF8({name})" for name in UTM},
+    **{name: name for name in CLICK_IDS},
 }
 _PROPERTY = re.compile(r"^properties\.([A-Za-z0-9_$][A-Za-z0-9_$.\- ]{0,63})$")
 _EVENT_NAME_MAX = 200
@@ -65,20 +70,36 @@ PERSON_KEY = (
 PACK = 4_194_304  # 2^22 distinct values at most
 
 
+_LOWERED = re.compile(r"^lowerUTF8\((\w+)\)$")
+
+
 def distinct_values(expr: str, where: str) -> str:
     """A scalar subquery: the sorted distinct non-empty values of `expr` over all stored events
     matching `where`. Values outside a report's period only add unused codes, and leaving the
-    time filter out halves the cost. No FINAL needed: a duplicate adds no value."""
+    time filter out halves the cost. No FINAL needed: a duplicate adds no value. A caseless
+    field's column is lowered after DISTINCT: once per value, not once per row."""
+    lowered = _LOWERED.match(expr)
+    column, each = expr, "groupArray(d)"
+    if lowered:
+        column, each = lowered.group(1), "arrayDistinct(arrayMap(x -> lowerUTF8(x), groupArray(d)))"
     return (
-        f"(SELECT v FROM (SELECT arraySort(groupArray(d)) AS v FROM (SELECT DISTINCT "
-        f"toString({expr}) AS d FROM events WHERE ({where}) AND d != '')) "
+        f"(SELECT v FROM (SELECT arraySort({each}) AS v FROM (SELECT DISTINCT "
+        f"toString({column}) AS d FROM events WHERE ({where}) AND d != '')) "
         f"WHERE throwIf(length(v) >= {PACK}, 'more distinct values than a report can hold') = 0)"
     )
 
 
 def value_code(expr: str, values: str) -> str:
-    """The code of `expr`'s value in `values` (a distinct_values array): 1-based, 0 for ''."""
-    return f"transform(toString({expr}), {values}, arrayEnumerate({values}), 0)"
+    """The code of `expr`'s value in `values` (a distinct_values array): 1-based, 0 for ''. For a
+    caseless field, each stored spelling is mapped to its lowered value's code once (a constant
+    array), so rows are looked up raw, with no lowerUTF8 per row."""
+    lowered = _LOWERED.match(expr)
+    if not lowered:
+        return f"transform(toString({expr}), {values}, arrayEnumerate({values}), 0)"
+    column = lowered.group(1)
+    raws = f"(SELECT groupUniqArray(toString({column})) FROM events WHERE {column} != '')"
+    codes = f"arrayMap(x -> toUInt32(indexOf({values}, lowerUTF8(x))), {raws})"
+    return f"transform(toString({column}), {raws}, {codes}, toUInt32(0))"
 
 
 class Binder:
@@ -154,18 +175,23 @@ def _scalar(value: object) -> Scalar:
 def compile_filter(flt: Filter, binder: Binder) -> str:
     expr = field_expr(flt.field, binder, "filter.field")
     op, value = flt.op, flt.value
+    # A caseless field's expression is lowerUTF8(column): its values are lowered the same way.
+    caseless = flt.field in CASELESS
     if op in ("in", "not_in"):
         if not isinstance(value, tuple | list) or not value or len(value) > 1000:
             raise BadParameter("filter.value", f"{op} needs a non-empty list (at most 1000)")
         values = [str(_scalar(v)) for v in value]
         keyword = "IN" if op == "in" else "NOT IN"
-        return f"{expr} {keyword} {binder.bind(values, 'Array(String)')}"
+        bound = binder.bind(values, "Array(String)")
+        return f"{expr} {keyword} " + (f"arrayMap(x -> lowerUTF8(x), {bound})" if caseless
+                                       else bound)  # fmt: skip
     if isinstance(value, tuple | list):
         raise BadParameter("filter.value", f"{op} needs a single value")
     scalar = _scalar(value)
     if op in ("eq", "neq"):
         sign = "=" if op == "eq" else "!="
-        return f"{expr} {sign} {binder.bind(str(scalar), 'String')}"
+        bound = binder.bind(str(scalar), "String")
+        return f"{expr} {sign} " + (f"lowerUTF8({bound})" if caseless else bound)
     if op == "contains":
         return f"positionCaseInsensitiveUTF8({expr}, {binder.bind(str(scalar), 'String')}) > 0"
     if op in ("gt", "lt"):

@@ -48,13 +48,31 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    dsn = f"chdb://{tmp_path_factory.mktemp('dashboard') / 'ch'}"
-    ensure_database(dsn, "footfall")
-    writer = connect(dsn, "footfall")
+def dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # One chDB path per process: the empty database of the first-open test lives beside.
+    return f"chdb://{tmp_path_factory.mktemp('dashboard') / 'ch'}"
+
+
+@pytest.fixture(scope="module")
+def server(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(dsn, "footfall", tmp_path_factory, generate(seed=5, persons=80)[0])
+
+
+@pytest.fixture(scope="module")
+def empty_server(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(dsn, "nothing_yet", tmp_path_factory, [])
+
+
+def serve(
+    dsn: str, database: str, tmp_path_factory: pytest.TempPathFactory, rows: list[list[object]]
+) -> Iterator[str]:
+    """The analytics server in-process on `database` (migrated, holding `rows`), with USER."""
+    ensure_database(dsn, database)
+    writer = connect(dsn, database)
     migrations.apply(writer, REPO_ROOT / "deploy/clickhouse/migrations")
-    insert(writer, generate(seed=5, persons=80)[0])
-    source = open_dsn(dsn, "footfall")
+    if rows:
+        insert(writer, rows)
+    source = open_dsn(dsn, database)
     auth = auth_config(tmp_path_factory.mktemp("dashboard_auth"))
     auth.users.add(USER, PASSWORD)
     port = find_free_ports(1)[0]
@@ -76,6 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 USER, PASSWORD = "ana", "a dashboard password"
+FUNNEL_ARGS = {"period", "from", "to", "steps", "window", "breakdown", "filter", "step_filter"}
 STEP_FILTERS = ["2:section:in:cameras|lenses", "3:properties.revenue:gt:200"]
 
 
@@ -112,7 +131,11 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
     assert "filter=section%3Aneq%3Asupport" in search and "steps=" in search, search
     query = urllib.parse.parse_qsl(search.lstrip("?"))
     assert [v for k, v in query if k == "step_filter"] == STEP_FILTERS, search
-    api = httpx.get(f"{server}/api/funnel{search}", headers=KEY_HEADERS, timeout=60).json()
+    # The funnel's own arguments from it (the API refuses the other reports' interval, model).
+    funnel_query = [(k, v) for k, v in query if k in FUNNEL_ARGS]
+    api = httpx.get(
+        f"{server}/api/funnel", params=funnel_query, headers=KEY_HEADERS, timeout=60
+    ).json()
     expected = persons_by_group(api)
     shown = [{"breakdown": r["breakdown"], "persons": r["persons"]} for r in summary["rows"]]
     assert shown == expected and len(expected) > 1, (summary, api)
@@ -125,7 +148,7 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
     assert with_median[0]["medianText"][0].startswith("median "), with_median[0]
     assert any(r["persons"][2] > 0 for r in expected)
     # The step filters were applied: without them the API gives other numbers.
-    unfiltered = [(k, v) for k, v in query if k != "step_filter"]
+    unfiltered = [(k, v) for k, v in funnel_query if k != "step_filter"]
     api_all = httpx.get(
         f"{server}/api/funnel", params=unfiltered, headers=KEY_HEADERS, timeout=60
     ).json()
@@ -150,3 +173,53 @@ def test_dashboard_funnel_matches_the_api(server: str) -> None:
     assert summary["afterLogout"] == "/login", summary
     assert summary["sharedSections"] == ["funnel"], summary
     assert summary["sharedRows"] == shown, summary
+
+
+def first_open(url: str, shot: str) -> dict[str, Any]:
+    env = {**os.environ, "DASHBOARD_URL": url, "CHROMIUM": CHROMIUM, "DASHBOARD_USER": USER,
+           "DASHBOARD_PASSWORD": PASSWORD, "ARTIFACT_DIR": str(REPO / "test-artifacts"),
+           "SHOT": shot}  # fmt: skip
+    assert NODE is not None
+    run = subprocess.run([NODE, str(REPO / "e2e" / "dashboard_first_open.mjs")], cwd=REPO,
+                         env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert run.returncode == 0, f"first-open script failed:\n{run.stderr}\n{run.stdout}"
+    summary: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return summary
+
+
+def test_first_open_answers_without_typing(server: str) -> None:
+    """Opened with nothing typed: all data, the period shown, a funnel over the placeholder steps
+    (all stored), the founding question, attribution by campaign and section, retention with its
+    definitions; the numbers are the API's for the same questions."""
+    summary = first_open(server, "dashboard-first-open.png")
+    assert summary["search"] == "" and summary["periodSelect"] == "all", summary
+    api = httpx.Client(base_url=server, headers=KEY_HEADERS, timeout=60)
+    founding = api.get("/api/founding", params={"period": "all"}).json()
+    period = founding["period"]
+    assert summary["period"]["kind"] == "all" and summary["period"]["from"] == period["from"]
+    assert summary["period"]["text"].startswith(f"Period: {period['from'][:10]} – ")
+    assert "all data" in summary["period"]["text"]
+    assert summary["steps"] == "Product Viewed,Signed Up,Order Completed", summary
+    funnel = api.get("/api/funnel", params={"period": "all", "steps": summary["steps"],
+                                            "window": "1d"}).json()  # fmt: skip
+    assert summary["funnelPersons"] == [s["persons"] for s in funnel["groups"][0]["steps"]]
+    assert summary["funnelPersons"][2] > 0
+    assert "drawn from your stored events" in summary["funnelStatus"]
+    assert summary["founding"] == str(founding["persons"]) and founding["persons"] > 0
+    assert "campaign:" in summary["attribution"] and "section:" in summary["attribution"]
+    assert "first seen before the period" in summary["definitions"]
+    assert summary["firstQueries"]["/api/founding"].startswith("?period=all")
+    assert summary["emptyShown"] is False
+    # The "last 7 days" preset: in the URL, and the header says which days.
+    assert "period=7d" in summary["presetSearch"], summary
+    week = api.get("/api/top", params={"period": "7d"}).json()["period"]
+    assert summary["presetPeriod"]["from"] == week["from"], summary
+    assert "last" in summary["presetPeriod"]["text"]
+    assert summary["apiQueries"]["/api/founding"].startswith("?period=7d")
+
+
+def test_first_open_on_an_empty_database_says_how_to_send_an_event(empty_server: str) -> None:
+    summary = first_open(empty_server, "dashboard-empty.png")
+    assert summary["emptyShown"] is True, summary
+    assert "/v1/track" in summary["emptyText"] and "curl" in summary["emptyText"]
+    assert summary["steps"] == "" and "Enter two or more steps" in summary["funnelStatus"]

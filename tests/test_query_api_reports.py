@@ -105,7 +105,7 @@ def test_reports_equal_the_library(env: tuple[Client, TestClient]) -> None:
             "AND timestamp < '2024-03-01'"
         ).result_rows[0][0]
     )
-    assert get(http, "/api/conversions/status") == {
+    assert http.get("/api/conversions/status").json() == {
         "configured": False, "status": "not configured", "platforms": []
     }  # fmt: skip
 

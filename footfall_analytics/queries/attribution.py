@@ -5,6 +5,8 @@ its person through identity) looks back `lookback` for its person's touches, in 
 - campaign / source / channel: campaign touches (footfall_is_touch: utm tags, click ids or an
   outside referrer), valued by utm_campaign / utm_source / footfall_channel;
 - section: events whose properties.section is set, valued by the section.
+Campaign and source values compare ignoring case and show in lower case (sql.CASELESS). The
+revenue is the event's stored revenue (sql REPORT_COLUMNS ff_revenue, migration 0010).
 first: all credit to the earliest touch; last: to the latest; linear: 1/n to each of n touches.
 A conversion with no touch in the lookback is credited to '(none)'.
 """
@@ -15,9 +17,10 @@ from datetime import timedelta
 from clickhouse_connect.driver.client import Client
 
 from footfall_analytics.errors import BadParameter
-from footfall_analytics.params import AttributionParams
+from footfall_analytics.params import REVENUE, AttributionParams
 from footfall_analytics.sql import (
     CHANNEL,
+    FIELDS,
     IS_TOUCH,
     PACK,
     SECTION,
@@ -35,8 +38,8 @@ from footfall_analytics.sql import (
 NONE = "(none)"
 MAX_LOOKBACK = timedelta(days=365)
 _VALUE = {
-    "campaign": ("utm_campaign", IS_TOUCH),
-    "source": ("utm_source", IS_TOUCH),
+    "campaign": (FIELDS["utm_campaign"], IS_TOUCH),  # caseless, shown in lower case
+    "source": (FIELDS["utm_source"], IS_TOUCH),
     "channel": (CHANNEL, IS_TOUCH),
     "section": (SECTION, f"{SECTION} != ''"),
 }
@@ -71,8 +74,9 @@ def _check(params: AttributionParams) -> None:
 
 
 def _revenue(params: AttributionParams, binder: Binder) -> str:
-    # properties.revenue is stored per track event (migration 0007); another property is parsed.
-    if params.revenue_property == "revenue":
+    # The revenue (properties.revenue, else total, else value) is stored per track event
+    # (migrations 0007, 0010), one field for every path; another named property is parsed.
+    if params.revenue_property == REVENUE:
         return "ff_revenue"
     return f"JSONExtractFloat(properties, {binder.bind(params.revenue_property, 'String')})"
 

@@ -6,7 +6,7 @@
 A 3-step funnel counted in persons: (1) any event tagged utm_source=facebook (the arrival; the
 tracker tags the landing page), (2) "Signed Up", (3) "Order Completed" (online or offline:
 offline purchases reach the person through identity), steps 2 and 3 within `window` (1 day) of
-the arrival. Equivalent SQL is in docs/analytics.md.
+the arrival, each strictly later than the step before. Equivalent SQL is in docs/analytics.md.
 """
 
 from datetime import timedelta
@@ -35,8 +35,13 @@ def founding_params(
     )
 
 
-def founding_question(client: Client, period: Period, utm_source: str = "facebook") -> int:
+def founding_question(
+    client: Client,
+    period: Period,
+    utm_source: str = "facebook",
+    window: timedelta = timedelta(days=1),
+) -> int:
     """Persons who arrived from the campaign in `period`, then registered, then purchased, all
-    within one day of arriving."""
-    groups = funnel(client, founding_params(period, utm_source))
+    within `window` (one day) of arriving. utm_source compares ignoring case (sql.FIELDS)."""
+    groups = funnel(client, founding_params(period, utm_source, window=window))
     return groups[0].steps[2].persons if groups else 0

@@ -1,5 +1,6 @@
 """Retention by cohort: persons grouped by the week (Monday, UTC) they were first seen, and how many
-of them were active in each following week (week 0 = the cohort week itself)."""
+of them were active in each following week (week 0 = the cohort week itself). DEFINITIONS says
+it in words; the API and the dashboard show them."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -10,6 +11,14 @@ from footfall_analytics.params import RetentionParams
 from footfall_analytics.sql import Binder, check_int, check_name, check_period, resolved_events, utc
 
 _HISTORY_START = datetime(1970, 1, 2, tzinfo=UTC)
+DEFINITIONS = (
+    "A cohort is the persons first seen (over all stored data) in one week, Monday to Sunday UTC, "
+    "within the period; persons first seen before the period belong to no cohort. A cohort's "
+    "first and last weeks may be cut by the period: cohort_start is the first day it holds. Week "
+    "n is the nth week after the cohort week (week 0 is the cohort week); a person is active in "
+    "it with at least one event (or the activity event). Weeks that have not started yet are "
+    "empty (null), not 0 %; the week in progress counts the days so far."
+)
 
 
 @dataclass(frozen=True)
@@ -17,8 +26,9 @@ class RetentionRow:
     cohort_week: date  # Monday
     cohort_size: int
     week: int  # 0 .. weeks
-    persons: int
-    rate: float
+    persons: int | None  # None: the week has not started yet (as_of)
+    rate: float | None
+    cohort_start: date  # the first day the cohort holds: its Monday, or the period's first day
 
 
 def retention_sql(params: RetentionParams) -> tuple[str, dict[str, object]]:
@@ -52,13 +62,17 @@ def retention_sql(params: RetentionParams) -> tuple[str, dict[str, object]]:
 
 def retention(client: Client, params: RetentionParams) -> list[RetentionRow]:
     sql, parameters = retention_sql(params)
-    return [
-        RetentionRow(
+    today = utc(params.as_of or datetime.now(UTC)).date()
+    first_day = utc(params.period.start).date()
+    rows = []
+    for cohort, week, size, persons in client.query(sql, parameters=parameters).result_rows:
+        known = cohort + timedelta(weeks=int(week)) <= today
+        rows.append(RetentionRow(
             cohort_week=cohort,
             cohort_size=int(size),
             week=int(week),
-            persons=int(persons),
-            rate=int(persons) / int(size) if size else 0.0,
-        )
-        for cohort, week, size, persons in client.query(sql, parameters=parameters).result_rows
-    ]
+            persons=int(persons) if known else None,
+            rate=(int(persons) / int(size) if size else 0.0) if known else None,
+            cohort_start=max(cohort, first_day),
+        ))  # fmt: skip
+    return rows

@@ -7,6 +7,7 @@ from clickhouse_connect.driver.client import Client
 from footfall_analytics.errors import BadParameter
 from footfall_analytics.params import TopParams
 from footfall_analytics.sql import (
+    FIELDS,
     REF_HOST,
     Binder,
     check_int,
@@ -19,8 +20,9 @@ _KINDS = {
     "events": ("if(type = 'track', event, concat('$', type))", "1"),
     "pages": ("page_path", "type = 'page' AND page_path != ''"),
     "referrers": (REF_HOST, f"{REF_HOST} != ''"),
-    "campaigns": (
-        "concat(utm_source, ' / ', utm_medium, ' / ', utm_campaign)",
+    "campaigns": (  # caseless (sql.FIELDS): one campaign is one row whatever its case
+        f"concat({FIELDS['utm_source']}, ' / ', {FIELDS['utm_medium']}, ' / ', "
+        f"{FIELDS['utm_campaign']})",
         "utm_source != '' OR utm_medium != '' OR utm_campaign != ''",
     ),
 }

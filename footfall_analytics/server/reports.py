@@ -25,6 +25,8 @@ from footfall_analytics import (
     top,
 )
 from footfall_analytics.errors import BadParameter
+from footfall_analytics.params import REVENUE
+from footfall_analytics.queries.retention import DEFINITIONS as RETENTION_DEFINITIONS
 from footfall_analytics.remote import rows_as_json
 from footfall_analytics.server import args as a
 from footfall_analytics.server.conversions import conversions_status as uploader_status
@@ -45,81 +47,98 @@ def _json(value: object) -> Any:
     return rows[0][0]
 
 
-def _period_json(args: a.Args) -> dict[str, str]:
-    p = a.period(args)
-    return {"from": p.start.isoformat(), "to": p.end.isoformat()}
+_P = a.PERIOD_ARGS
+_FILTERS = ("filter", "filters")
 
 
 def funnel_report(client: Client, args: a.Args) -> dict[str, Any]:
+    args.only(*_P, *_FILTERS, "steps", "step_filter", "window", "breakdown")
     if not a.names(args, "steps"):
         raise BadParameter("steps", "give the funnel's steps, e.g. steps=Product Viewed,Signed Up")
+    chosen = a.period(args, client)
     params = FunnelParams(
         steps=a.funnel_steps(args),  # with each step's own filters (step_filter=)
-        period=a.period(args),
+        period=chosen.period,
         window=a.duration(args, "window", timedelta(days=1)),
         filters=a.filters(args),
         breakdown=a.optional_text(args, "breakdown"),
     )
     groups = funnel(client, params)
-    return {"period": _period_json(args), "groups": [_json(g) for g in groups]}
+    return {"period": chosen.as_json(), "groups": [_json(g) for g in groups]}
 
 
 def founding_report(client: Client, args: a.Args) -> dict[str, Any]:
+    args.only(*_P, "utm_source", "window")
     source = a.text(args, "utm_source", "facebook")
     check_name("utm_source", source)
-    persons = founding_question(client, a.period(args), source)
-    return {"period": _period_json(args), "utm_source": source, "persons": persons}
+    window = a.duration(args, "window", timedelta(days=1))
+    chosen = a.period(args, client)
+    persons = founding_question(client, chosen.period, source, window)
+    return {"period": chosen.as_json(), "utm_source": source, "window_seconds":
+            window.total_seconds(), "persons": persons}  # fmt: skip
 
 
 def attribution_report(client: Client, args: a.Args) -> dict[str, Any]:
+    args.only(*_P, *_FILTERS, "model", "dimension", "lookback", "conversion_events",
+              "revenue_property")  # fmt: skip
+    chosen = a.period(args, client)
     params = AttributionParams(
-        period=a.period(args),
+        period=chosen.period,
         model=cast(Any, a.text(args, "model", "last")),
         dimension=cast(Any, a.text(args, "dimension", "campaign")),
         lookback=a.duration(args, "lookback", timedelta(days=30)),
         conversion_events=a.names(args, "conversion_events", ("Order Completed",)),
-        revenue_property=a.text(args, "revenue_property", "revenue"),
+        revenue_property=a.text(args, "revenue_property", REVENUE),
         filters=a.filters(args),
     )
     rows = attribution(client, params)
-    return {"period": _period_json(args), "model": params.model,
+    return {"period": chosen.as_json(), "model": params.model,
             "dimension": params.dimension, "rows": [_json(r) for r in rows]}  # fmt: skip
 
 
 def retention_report(client: Client, args: a.Args) -> dict[str, Any]:
+    args.only(*_P, "weeks", "activity_event")
+    chosen = a.period(args, client)
     params = RetentionParams(
-        period=a.period(args),
+        period=chosen.period,
         weeks=a.integer(args, "weeks", 8),
         activity_event=a.optional_text(args, "activity_event"),
     )
-    return {"period": _period_json(args), "rows": [_json(r) for r in retention(client, params)]}
+    rows = [_json(r) for r in retention(client, params)]
+    return {"period": chosen.as_json(), "definitions": RETENTION_DEFINITIONS, "rows": rows}
 
 
 def top_report(client: Client, args: a.Args) -> dict[str, Any]:
+    args.only(*_P, *_FILTERS, "kind", "limit")
+    chosen = a.period(args, client)
     params = TopParams(
-        period=a.period(args),
+        period=chosen.period,
         kind=cast(Any, a.text(args, "kind", "events")),
         limit=a.integer(args, "limit", 20),
         filters=a.filters(args),
     )
     rows = top(client, params)
-    return {"period": _period_json(args), "kind": params.kind, "rows": [_json(r) for r in rows]}
+    return {"period": chosen.as_json(), "kind": params.kind, "rows": [_json(r) for r in rows]}
 
 
 def channels_report(client: Client, args: a.Args) -> dict[str, Any]:
+    args.only(*_P, "timeout")
+    chosen = a.period(args, client)
     params = SessionParams(
-        period=a.period(args), timeout=a.duration(args, "timeout", timedelta(minutes=30))
+        period=chosen.period, timeout=a.duration(args, "timeout", timedelta(minutes=30))
     )
-    return {"period": _period_json(args), "rows": [_json(r) for r in channels(client, params)]}
+    return {"period": chosen.as_json(), "rows": [_json(r) for r in channels(client, params)]}
 
 
 def events_over_time(client: Client, args: a.Args) -> dict[str, Any]:
     """Events and distinct persons per hour, day or week (empty buckets filled with zeros)."""
+    args.only(*_P, *_FILTERS, "interval", "event")
     interval = a.text(args, "interval", "day")
     if interval not in _INTERVALS:
         raise BadParameter("interval", f"unknown interval {interval!r}; use hour, day or week")
     bucket, step = _INTERVALS[interval]
-    period = a.period(args)
+    chosen = a.period(args, client)
+    period = chosen.period
     if (period.end - period.start) / step > MAX_POINTS:
         raise BadParameter("interval", f"more than {MAX_POINTS} points: use a longer interval")
     binder = Binder()
@@ -143,7 +162,7 @@ def events_over_time(client: Client, args: a.Args) -> dict[str, Any]:
         events, persons = found.get(at, (0, 0))
         rows.append({"t": at.isoformat(), "events": events, "persons": persons})
         at += step
-    return {"period": _period_json(args), "interval": interval, "rows": rows}
+    return {"period": chosen.as_json(), "interval": interval, "rows": rows}
 
 
 def _utc(at: datetime) -> datetime:
@@ -160,6 +179,7 @@ def _floor(at: datetime, interval: str) -> datetime:
 
 def event_names(client: Client, args: a.Args) -> dict[str, Any]:
     """Stored event names, most frequent first (the funnel builder's suggestions)."""
+    args.only()
     rows = client.query(
         "SELECT event, count() AS n FROM events WHERE event != '' "
         "GROUP BY event ORDER BY n DESC, event LIMIT 500"
@@ -171,6 +191,7 @@ def conversions_status(
     client: Client, args: a.Args, url: str = DEFAULT_CONVERSIONS_URL
 ) -> dict[str, Any]:
     """What the conversions uploader reports about itself ("not configured" when it is off)."""
+    args.only()
     return uploader_status(url)
 
 

@@ -5,8 +5,9 @@ Names and defaults (docs/contract-for-helpers.md): FOOTFALL_ANALYTICS_HOST / _PO
 FOOTFALL_CLICKHOUSE_DATABASE [footfall], FOOTFALL_SINK_HTTP_HOST / _PORT [127.0.0.1 / 8124],
 FOOTFALL_SINK_READ_KEY, FOOTFALL_READ_KEYS, FOOTFALL_ALLOWED_HOSTS, FOOTFALL_DATA_DIR,
 FOOTFALL_USERS_FILE, FOOTFALL_SESSION_SECRET, FOOTFALL_ANALYTICS_HTTPS_ONLY (1 or true),
-FOOTFALL_CONVERSIONS_URL [http://127.0.0.1:8126]; the terminal CLI also reads
-FOOTFALL_ANALYTICS_URL [http://127.0.0.1:8125]. An empty value means the default, except for
+FOOTFALL_CONVERSIONS_URL [http://127.0.0.1:8126]; the terminal CLI reads FOOTFALL_ANALYTICS_URL,
+else builds the URL from FOOTFALL_ANALYTICS_HOST / _PORT exactly as the server reads them, and
+presents FOOTFALL_READ_KEY (else the local key file). An empty value means the default, except for
 FOOTFALL_CONVERSIONS_URL. A value that does not parse stops the process, naming the variable."""
 
 import os
@@ -20,6 +21,7 @@ from eventschema import paths
 from eventschema.env_settings import setting
 from eventschema.http_serving import HttpLimits
 from eventschema.read_access import AllowedHosts
+from eventschema.read_key_file import local_read_key
 from eventschema.readonly_sql import QueryLimits
 
 DEFAULT_DATABASE = "footfall"
@@ -91,12 +93,20 @@ class CliSettings:
     server_url: str
     database: str
     query_limits: QueryLimits = QueryLimits()  # with --dsn
+    read_key: str | None = None  # FOOTFALL_READ_KEY, else the local key file of `footfall up`
 
     @classmethod
     def load(cls, environ: Mapping[str, str] = os.environ) -> "CliSettings":
         config = Config(environ=environ)
+        # The server's own host and port settings, so a CLI beside it finds it with no URL.
+        host = setting(config, "FOOTFALL_ANALYTICS_HOST", str, "127.0.0.1")
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        host = f"[{host}]" if ":" in host else host
+        port = setting(config, "FOOTFALL_ANALYTICS_PORT", int, 8125)
         return cls(
-            server_url=setting(config, "FOOTFALL_ANALYTICS_URL", str, DEFAULT_ANALYTICS_URL),
+            server_url=setting(config, "FOOTFALL_ANALYTICS_URL", str, f"http://{host}:{port}"),
             database=setting(config, "FOOTFALL_CLICKHOUSE_DATABASE", str, DEFAULT_DATABASE),
             query_limits=QueryLimits.from_env(environ),
+            read_key=config("FOOTFALL_READ_KEY", default="").strip()
+            or local_read_key(paths.data_dir(environ)),
         )

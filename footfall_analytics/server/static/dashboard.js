@@ -35,17 +35,22 @@ function isoDay(d) { return d.toISOString().slice(0, 10); }
 
 // ---- the view <-> the URL -------------------------------------------------------------------
 
+// The period: a preset (period=all, 7d, 30d, 90d; all data on first open, so a history imported
+// last year answers at once) or chosen dates (from/to, end exclusive). Each answer says which
+// period it covered (period.from/to/kind); the header shows it.
+const PRESETS = ['all', '7d', '30d', '90d'];
+
 function defaults() {
-  const to = new Date(); to.setUTCDate(to.getUTCDate() + 1);
-  const from = new Date(to); from.setUTCDate(from.getUTCDate() - 30);
-  return { from: isoDay(from), to: isoDay(to), interval: 'day', window: '1d', model: 'last' };
+  return { interval: 'day', window: '1d', model: 'last' };
 }
 
 function readView(search) {
   const q = new URLSearchParams(search ?? location.search);
   const d = defaults();
+  const dated = Boolean(q.get('from') || q.get('to'));
   return {
-    from: q.get('from') || d.from, to: q.get('to') || d.to,
+    period: dated ? '' : (PRESETS.includes(q.get('period')) ? q.get('period') : 'all'),
+    from: q.get('from') || '', to: q.get('to') || '',
     interval: q.get('interval') || d.interval, steps: q.get('steps') || '',
     window: q.get('window') || d.window, breakdown: q.get('breakdown') || '',
     model: q.get('model') || d.model, filters: q.getAll('filter'),
@@ -71,8 +76,10 @@ function formView() {
   const stepFilters = [...$('step-rows').querySelectorAll('.step-row:not([hidden])')]
     .flatMap((stepRow) => [...stepRow.querySelectorAll('.filter-row')].map(rowSpec)
       .filter(Boolean).map((spec) => `${stepRow.dataset.step}:${spec}`));
+  const period = $('period').value;
   return {
-    from: $('from').value, to: $('to').value, interval: $('interval').value,
+    period, from: period ? '' : $('from').value, to: period ? '' : $('to').value,
+    interval: $('interval').value,
     steps: $('steps').value.trim(), window: $('window').value.trim(),
     breakdown: $('breakdown').value.trim(), model: $('model').value, filters, stepFilters,
   };
@@ -80,7 +87,7 @@ function formView() {
 
 function viewQuery(view) {
   const q = new URLSearchParams();
-  for (const key of ['from', 'to', 'interval', 'steps', 'window', 'breakdown', 'model']) {
+  for (const key of ['period', 'from', 'to', 'interval', 'steps', 'window', 'breakdown', 'model']) {
     if (view[key]) q.set(key, view[key]);
   }
   for (const f of view.filters) q.append('filter', f);
@@ -135,7 +142,7 @@ function syncStepRows() {
 }
 
 function fillForm(view) {
-  for (const key of ['from', 'to', 'interval', 'steps', 'window', 'breakdown', 'model']) {
+  for (const key of ['period', 'from', 'to', 'interval', 'steps', 'window', 'breakdown', 'model']) {
     $(key).value = view[key] || '';
   }
   $('filter-rows').replaceChildren();
@@ -192,7 +199,8 @@ function draw(id, config) {
 }
 
 function base(view, withFilters) {
-  const q = new URLSearchParams({ from: view.from, to: view.to });
+  const q = new URLSearchParams(view.period ? { period: view.period } : {});
+  if (!view.period) { if (view.from) q.set('from', view.from); if (view.to) q.set('to', view.to); }
   if (withFilters) for (const f of view.filters) q.append('filter', f);
   return q;
 }
@@ -228,10 +236,54 @@ async function overTime(view) {
   });
   const total = body.rows.reduce((n, r) => n + r.events, 0);
   status('over-time-status', `${total.toLocaleString()} events`);
+  showPeriod(body.period);
+}
+
+// "Period: 2024-01-01 – 2024-02-29 (all data)": the period the answers cover, from the API.
+const KINDS = { all: 'all data', last: 'the last days chosen', given: 'chosen dates',
+  default: 'default: the last 30 days' };
+function showPeriod(period) {
+  const to = new Date(period.to); to.setUTCMilliseconds(to.getUTCMilliseconds() - 1);
+  const node = $('period-used');
+  node.textContent = `Period: ${period.from.slice(0, 10)} – ${isoDay(to)} (${KINDS[period.kind] || period.kind})`;
+  node.dataset.from = period.from; node.dataset.to = period.to; node.dataset.kind = period.kind;
+}
+
+// Stored event names, most frequent first; asked once per page.
+let storedEvents;
+function eventNames() {
+  storedEvents = storedEvents || api('events', new URLSearchParams()).then((b) => b.events);
+  return storedEvents;
+}
+
+// First open, no steps in the URL: the builder's placeholder steps when they are all stored, else
+// the three most frequent stored events, so the funnel answers without typing.
+async function firstSteps() {
+  const names = (await eventNames()).map((e) => e.event);
+  const placeholder = $('steps').placeholder.split(',');
+  if (placeholder.every((s) => names.includes(s))) return placeholder.join(',');
+  return names.length >= 2 ? names.slice(0, 3).join(',') : '';
+}
+
+async function founding(view) {
+  const q = base(view, false);
+  q.set('utm_source', $('founding-source').value.trim() || 'facebook');
+  q.set('window', $('founding-window').value.trim() || '1d');
+  const body = await api('founding', q);
+  const out = $('founding-persons'); out.textContent = body.persons.toLocaleString();
+  out.dataset.persons = String(body.persons);
+  status('founding-status', '');
 }
 
 async function funnel(view) {
   const table = $('funnel-table');
+  let drawn = false;
+  if (!view.steps && !SHARE) {
+    // Steps shown in the builder but not put in the URL: the view stays the user's.
+    view = { ...view, steps: await firstSteps().catch(() => '') };
+    drawn = Boolean(view.steps);
+    if (drawn) { $('steps').value = view.steps; syncStepRows(); }
+  }
   if (!view.steps) {
     table.tHead.replaceChildren(); table.tBodies[0].replaceChildren();
     status('funnel-status', 'Enter two or more steps and run the funnel.');
@@ -287,7 +339,8 @@ async function funnel(view) {
     },
     options: { maintainAspectRatio: false, animation: false },
   });
-  status('funnel-status', groups.length ? 'ok' : 'ok: nobody entered this funnel in the period');
+  const note = drawn ? ' (steps drawn from your stored events: edit them and run)' : '';
+  status('funnel-status', (groups.length ? 'ok' : 'ok: nobody entered this funnel in the period') + note);
   $('funnel-status').dataset.query = q.toString();  // which run is shown (tests wait on it)
 }
 
@@ -315,7 +368,9 @@ async function retentionTable(view) {
   const body = await api('retention', QUERIES.retention(view));
   const cohorts = new Map();
   for (const r of body.rows) {
-    if (!cohorts.has(r.cohort_week)) cohorts.set(r.cohort_week, { size: r.cohort_size, weeks: [] });
+    if (!cohorts.has(r.cohort_week)) {
+      cohorts.set(r.cohort_week, { size: r.cohort_size, start: r.cohort_start, weeks: [] });
+    }
     cohorts.get(r.cohort_week).weeks[r.week] = r.rate;
   }
   const maxWeek = Math.max(0, ...body.rows.map((r) => r.week));
@@ -323,10 +378,13 @@ async function retentionTable(view) {
   for (let w = 0; w <= maxWeek; w++) head.append(el('th', `w${w}`));
   $('retention-table').tHead.replaceChildren(head);
   const rows = [...cohorts].map(([week, c]) => {
-    const tr = el('tr'); tr.append(el('td', week), el('td', c.size));
+    // A cohort cut by the period's start is labelled with the first day it holds.
+    const label = c.start === week ? week : `${c.start} (part of the week of ${week})`;
+    const tr = el('tr'); tr.append(el('td', label), el('td', c.size));
     for (let w = 0; w <= maxWeek; w++) {
       const rate = c.weeks[w];
       const td = el('td', rate == null ? '' : `${(rate * 100).toFixed(0)}%`, 'heat');
+      if (rate == null) { td.title = 'not yet: this week has not started'; td.classList.add('future'); }
       if (rate != null) td.style.background = `rgba(47, 111, 222, ${0.15 + 0.85 * rate})`;
       if (rate != null && rate < 0.4) td.style.color = '#1d2330';
       tr.append(td);
@@ -335,6 +393,7 @@ async function retentionTable(view) {
   });
   $('retention-table').tBodies[0].replaceChildren(...rows);
   status('retention-status', cohorts.size ? '' : 'no cohorts in this period');
+  $('retention-definitions').textContent = body.definitions;
 }
 
 async function topTables(view) {
@@ -360,8 +419,8 @@ async function conversions() {
 async function suggestions() {
   const names = $('event-names');
   try {
-    const body = await api('events', new URLSearchParams());
-    names.replaceChildren(...['$page', '$screen', '$any', ...body.events.map((e) => e.event)]
+    const events = await eventNames();
+    names.replaceChildren(...['$page', '$screen', '$any', ...events.map((e) => e.event)]
       .map((v) => { const o = el('option'); o.value = v; return o; }));
   } catch (error) { /* suggestions are optional */ }
   $('field-names').replaceChildren(...FIELDS.map((v) => { const o = el('option'); o.value = v; return o; }));
@@ -371,13 +430,21 @@ function guard(id, promise) {
   return promise.catch((error) => status(id, error.message, true));
 }
 
+// An empty database: say how to send a first event instead of empty charts.
+async function emptyNote() {
+  const empty = (await eventNames().catch(() => [null])).length === 0;
+  $('empty').hidden = !empty;
+}
+
 async function render() {
   document.body.dataset.ready = '0';
   const view = readView();
   const share = $('share'); share.href = location.href;
   await Promise.all([
+    emptyNote(),
     guard('over-time-status', overTime(view)),
     funnel(view),
+    guard('founding-status', founding(view)),
     guard('attribution-status', attribution(view)),
     guard('retention-status', retentionTable(view)),
     guard('conversions-status', topTables(view)),
@@ -452,11 +519,19 @@ window.addEventListener('DOMContentLoaded', () => {
   $('share-create').addEventListener('click', createShare);
   $('sql-run').addEventListener('click', runSql);
   fillForm(readView());
+  $('from').disabled = $('to').disabled = Boolean($('period').value);
   $('add-filter').addEventListener('click', () => addFilterRow(''));
   $('steps').addEventListener('input', syncStepRows);
   $('controls').addEventListener('submit', apply);
   $('run-funnel').addEventListener('click', apply);
   $('model').addEventListener('change', apply);
+  $('period').addEventListener('change', () => {
+    const custom = !$('period').value;
+    $('from').disabled = $('to').disabled = !custom;
+    if (!custom) apply();
+  });
+  for (const id of ['from', 'to']) $(id).addEventListener('change', () => { $('period').value = ''; });
+  $('founding-run').addEventListener('click', () => guard('founding-status', founding(readView())));
   window.addEventListener('popstate', () => { fillForm(readView()); render(); });
   suggestions();
   render();
