@@ -62,8 +62,12 @@ class Fault:
         return cls("drop_after")
 
 
+LISTING = "/_fake/accepted"  # GET: what the fake accepted (not part of the real APIs)
+
+
 class FakeServer:
-    """Subclasses implement `process(request) -> Reply`; faults wrap it."""
+    """Subclasses implement `process(request) -> Reply` and `accepted()`; faults wrap process.
+    GET /_fake/accepted lists what was accepted, for people trying the uploader out."""
 
     name = "fake"
 
@@ -109,8 +113,14 @@ class FakeServer:
     def process(self, request: Request) -> Reply:
         raise NotImplementedError
 
+    def accepted(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
     def serve(self, request: Request) -> tuple[Reply | None, float]:
         """The reply (None: drop the connection) and how long to wait before sending it."""
+        if request.method == "GET" and request.path == LISTING:  # not an API request
+            with self.lock:
+                return Reply.json(200, {"platform": self.name, "accepted": self.accepted()}), 0.0
         with self.lock:
             self.requests += 1
         fault = self._next_fault()

@@ -1,6 +1,5 @@
 """Fake Google Ads: POST /vNN/customers/{cid}:uploadClickConversions (ad-platforms.md §4)."""
 
-import json
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -8,31 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adfakes.base import FakeServer, Reply, Request
+from adfakes.google_errors import FAILURE_TYPE, request_error
+from adfakes.google_rows import identity_error, upload_body
 
 PATH = re.compile(r"^/v(\d+)/customers/([^/:]+):uploadClickConversions$")
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}:\d{2}$")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-FAILURE_TYPE = "type.googleapis.com/google.ads.googleads.v{v}.errors.GoogleAdsFailure"
-_SNAKE = re.compile(r"_([a-z])")
-
-
-def camel(value: Any) -> Any:
-    """snake_case keys -> camelCase (the API accepts both)."""
-    if isinstance(value, dict):
-        return {_SNAKE.sub(lambda m: m.group(1).upper(), k): camel(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [camel(v) for v in value]
-    return value
-
-
-def request_error(status: int, grpc: str, kind: str, code: str, message: str,
-                  version: str = "22", **extra: Any) -> Reply:  # fmt: skip
-    error: dict[str, Any] = {"errorCode": {kind: code}, "message": message}
-    details: dict[str, Any] = {"@type": FAILURE_TYPE.format(v=version), "errors": [error]}
-    if extra:
-        error["details"] = extra
-    return Reply.json(status, {"error": {"code": status, "message": message, "status": grpc,
-                                         "details": [details]}})  # fmt: skip
 
 
 @dataclass
@@ -64,6 +43,7 @@ class FakeGoogleAds(FakeServer):
         self.fail_orders: dict[str, str] = {}  # orderId -> scripted conversionUploadError
         self.too_recent = timedelta(hours=6)
         self.window = timedelta(days=90)
+        self.click_first = False  # check (click, time, action) before orderId
         self.state = FakeGoogleState()
 
     # -- switches ------------------------------------------------------------------------------
@@ -95,6 +75,11 @@ class FakeGoogleAds(FakeServer):
         with self.lock:
             self.state.accepted[f"{action}|{order_id}"] = {"orderId": order_id, "seeded": True}
 
+    def seed_click_conversion(self, click: str, when: str, action: str) -> None:
+        """A conversion on this click second uploaded by other means."""
+        with self.lock:
+            self.state.by_click.add((click, when, action))
+
     # -- counting ------------------------------------------------------------------------------
 
     def order_ids(self) -> list[str]:
@@ -107,6 +92,9 @@ class FakeGoogleAds(FakeServer):
 
     # -- the API -------------------------------------------------------------------------------
 
+    def accepted(self) -> list[dict[str, Any]]:
+        return self.rows()
+
     def process(self, request: Request) -> Reply:
         match = PATH.match(request.path)
         if request.method != "POST" or match is None:
@@ -116,7 +104,7 @@ class FakeGoogleAds(FakeServer):
         refusal = self._refuse_caller(request, cid, version)
         if refusal is not None:
             return refusal
-        body = _upload_body(request, version)
+        body = upload_body(request, version)
         if isinstance(body, Reply):
             return body
         return self._rows(cid, version, body["conversions"], bool(body.get("validateOnly")))
@@ -187,7 +175,7 @@ class FakeGoogleAds(FakeServer):
         if (code := self._row_error(cid, row)) is not None:
             return code
         ids = [k for k in ("gclid", "gbraid", "wbraid") if row.get(k)]
-        if (code := _identity_error(row, ids)) is not None:
+        if (code := identity_error(row, ids)) is not None:
             return code
         currency = row.get("currencyCode")
         if currency is not None and not (isinstance(currency, str)
@@ -218,22 +206,31 @@ class FakeGoogleAds(FakeServer):
 
     def _duplicate_error(self, row: dict[str, Any], ids: list[str], orders: set[str],
                          clicks: set[tuple[str, str, str]]) -> str | None:  # fmt: skip
-        """An order or a click met before, in this request or in an earlier upload."""
+        """An order or a click met before, in this request or in an earlier upload (in which
+        order Google checks the two is not documented: `click_first` picks)."""
+        if self.click_first:
+            return self._click_error(row, ids, clicks) or self._order_error(row, orders)
+        return self._order_error(row, orders) or self._click_error(row, ids, clicks)
+
+    def _order_error(self, row: dict[str, Any], orders: set[str]) -> str | None:
         order = str(row.get("orderId", ""))
-        if order:
-            if order in orders:
-                return "DUPLICATE_ORDER_ID_IN_REQUEST"
-            orders.add(order)
-            if f"{row.get('conversionAction')}|{order}" in self.state.accepted:
-                return "ORDER_ID_ALREADY_IN_USE"
+        if not order:
+            return None
+        if order in orders:
+            return "DUPLICATE_ORDER_ID_IN_REQUEST"
+        orders.add(order)
+        stored = f"{row.get('conversionAction')}|{order}" in self.state.accepted
+        return "ORDER_ID_ALREADY_IN_USE" if stored else None
+
+    def _click_error(self, row: dict[str, Any], ids: list[str],
+                     clicks: set[tuple[str, str, str]]) -> str | None:  # fmt: skip
         click = _click_key(row)
-        if ids:
-            if click in clicks:
-                return "DUPLICATE_CLICK_CONVERSION_IN_REQUEST"
-            clicks.add(click)
-            if click in self.state.by_click:
-                return "CLICK_CONVERSION_ALREADY_EXISTS"
-        return None
+        if not ids:
+            return None
+        if click in clicks:
+            return "DUPLICATE_CLICK_CONVERSION_IN_REQUEST"
+        clicks.add(click)
+        return "CLICK_CONVERSION_ALREADY_EXISTS" if click in self.state.by_click else None
 
     def _window(self, click_id: str, when: str) -> str | None:
         click = self.clicks.get(click_id)
@@ -252,47 +249,3 @@ class FakeGoogleAds(FakeServer):
 def _click_key(row: dict[str, Any]) -> tuple[str, str, str]:
     click = row.get("gclid") or row.get("gbraid") or row.get("wbraid") or ""
     return (str(click), str(row.get("conversionDateTime")), str(row.get("conversionAction")))
-
-
-def _upload_body(request: Request, version: str) -> dict[str, Any] | Reply:
-    """The request body (camelCase keys), or the error answer for a body Google would refuse."""
-    try:
-        body = camel(json.loads(request.body or b"null"))
-    except ValueError:
-        return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_INPUT",
-                             "Invalid JSON payload", version)  # fmt: skip
-    if not isinstance(body, dict) or not isinstance(body.get("conversions"), list):
-        return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_INPUT",
-                             "conversions is required", version)  # fmt: skip
-    if body.get("partialFailure") is not True:
-        return request_error(400, "INVALID_ARGUMENT", "requestError",
-                             "PARTIAL_FAILURE_MODE_REQUIRED", "partialFailure must be true",
-                             version)  # fmt: skip
-    rows = body["conversions"]
-    if not rows:
-        return request_error(400, "INVALID_ARGUMENT", "requestError", "INVALID_INPUT",
-                             "conversions is empty", version)  # fmt: skip
-    if len(rows) > 2000:
-        return request_error(400, "INVALID_ARGUMENT", "conversionUploadError",
-                             "TOO_MANY_CONVERSIONS_IN_REQUEST", "at most 2,000 conversions",
-                             version)  # fmt: skip
-    return body
-
-
-def _identity_error(row: dict[str, Any], ids: list[str]) -> str | None:
-    """The click ids (`ids`: those set) and the hashed user identifiers."""
-    if "gbraid" in ids and "wbraid" in ids:
-        return "GBRAID_WBRAID_BOTH_SET"
-    identifiers = row.get("userIdentifiers") or []
-    if not ids and not identifiers:
-        return "CLICK_NOT_FOUND"
-    if not isinstance(identifiers, list) or len(identifiers) > 5:
-        return "INVALID_USER_IDENTIFIER"
-    for identifier in identifiers:
-        keys = [k for k in ("hashedEmail", "hashedPhoneNumber") if k in identifier]
-        if len(keys) != 1 or len(identifier) - (1 if "userIdentifierSource" in identifier
-                                                else 0) != 1:  # fmt: skip
-            return "UNSUPPORTED_USER_IDENTIFIER"
-        if not isinstance(identifier[keys[0]], str) or not HEX64.match(identifier[keys[0]]):
-            return "INVALID_USER_IDENTIFIER"
-    return None

@@ -58,7 +58,6 @@ class UploaderProcess:
             "FOOTFALL_CLICKHOUSE_DSN": f"chdb://{self.data_dir / 'clickhouse'}",
             "FOOTFALL_SINK_GROUP": f"{self.prefix}sink",
             "FOOTFALL_CONVERSIONS_GROUP": f"{self.prefix}conversions",
-            "FOOTFALL_CONVERSIONS_INSTANCE_ID": f"{self.prefix}uploader",
             "FOOTFALL_CONVERSIONS_QUERY_URL": f"{self.sink_url}/query",
             "FOOTFALL_CONVERSIONS_HTTP_PORT": str(self.port),
             "FOOTFALL_CONVERSIONS_BATCH_SECONDS": "0.3",
@@ -69,6 +68,9 @@ class UploaderProcess:
             "FOOTFALL_CONVERSIONS_BREAKER_FAILURES": "4",
             "FOOTFALL_CONVERSIONS_BREAKER_RESET_SECONDS": "0.5",
             "FOOTFALL_CONVERSIONS_SINK_WAIT_SECONDS": "60",
+            # Tests write their purchases before the uploader first starts: send them all (the
+            # default, `enable`, would skip them as history; tests of it set it back).
+            "FOOTFALL_CONVERSIONS_START_FROM": "all",
             "PYTHONUNBUFFERED": "1",
         }
         for name in [k for k in env if k.startswith(("FOOTFALL_META_", "FOOTFALL_GOOGLE_ADS_"))]:
@@ -108,8 +110,12 @@ class UploaderProcess:
         return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
 
     def replay(self, *args: str, timeout: float = 120.0) -> str:
+        return self.command("replay", *args, timeout=timeout)
+
+    def command(self, *args: str, timeout: float = 120.0) -> str:
+        """`python -m consumers.conversions ARGS`; its last line (the JSON summary)."""
         done = subprocess.run(
-            [sys.executable, "-m", "consumers.conversions", "replay", *args], cwd=REPO,
+            [sys.executable, "-m", "consumers.conversions", *args], cwd=REPO,
             env=self.env(), capture_output=True, timeout=timeout, check=True,
         )  # fmt: skip
         return done.stdout.decode().strip().splitlines()[-1]

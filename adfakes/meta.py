@@ -108,6 +108,9 @@ class FakeMeta(FakeServer):
 
     # -- the API -------------------------------------------------------------------------------
 
+    def accepted(self) -> list[dict[str, Any]]:
+        return self.events()
+
     def process(self, request: Request) -> Reply:
         try:
             return self._process(request)

@@ -36,9 +36,11 @@ class Backend:
         email = str(body.get("email") or "").strip().lower()
         if "@" not in email:
             return JSONResponse({"error": "a valid email is required"}, 400)
-        # A stable user id that is not the email itself (the email stays out of analytics).
+        # A stable user id that is not the email itself. The email goes in the server-side
+        # identify's traits: sent with the server key, it is what the conversions uploader
+        # matches a purchase on (hashed); a browser key's traits are not (SECURITY.md).
         user_id = "user-" + hashlib.sha256(email.encode()).hexdigest()[:16]
-        traits = {"plan": "free", "name": str(body.get("name") or "")[:100]}
+        traits = {"plan": "free", "name": str(body.get("name") or "")[:100], "email": email}
         self.client.identify(user_id, traits, anonymous_id=visitor)
         self.client.track(
             "Signed Up", {"plan": "free", "method": "email"}, user_id=user_id, anonymous_id=visitor

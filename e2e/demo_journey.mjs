@@ -91,7 +91,8 @@ async function journey(page, summary) {
 
   await follow(page, '#nav-register');
   await page.fill('#register-form input[name="name"]', 'Ada Example');
-  await page.fill('#register-form input[name="email"]', `ada+${randomBytes(4).toString('hex')}@example.com`);
+  summary.email = `ada+${randomBytes(4).toString('hex')}@example.com`;
+  await page.fill('#register-form input[name="email"]', summary.email);
   await page.click('#register-form button[type="submit"]');
   await page.waitForFunction(() => /Welcome/.test(document.getElementById('register-status').textContent));
   summary.registerStatus = await page.textContent('#register-status');

@@ -134,7 +134,11 @@ def test_back_end_purchase_with_a_phone_hash_gets_the_google_click_and_meta_fbc(
     assert user["fbc"] == f"fb.1.{landed_ms}.FB-CLICK-1"
     assert user["fbp"] == "fb.1.1700000000000.1234567890"
     assert user["external_id"] == [phone_hash]
-    assert event["action_source"] == "system_generated"
+    # A back-end purchase of a site visitor is a website purchase, on the visitor's last page.
+    assert event["action_source"] == "website"
+    landing = "https://shop.test/landing?gclid=Cj0KCQ-ad-click&fbclid=FB-CLICK-1"
+    assert event["event_source_url"] == landing
+    assert user["client_user_agent"] == UA
     assert event["event_id"] == events[4].message_id
     assert event["event_time"] == int(now.timestamp())
     assert event["custom_data"] == {"value": 123.45, "currency": "USD", "order_id": "ord-1001"}
@@ -358,7 +362,10 @@ def test_the_ledger_keeps_a_second_reader_from_sending_any_order_again(
     sent = (meta.requests, google.requests)
     ledger = read_all(kafka_bootstrap, f"{topic_prefix}conversions_ledger")
     recorded = sorted(m.key() or b"" for m in ledger)
-    assert len(recorded) == 2 * len(orders)  # one "ok" per order and platform
+    kinds = [k.split(b"|")[0] for k in recorded]
+    # One "ok" per order and platform, and the click second each Google row holds.
+    assert (kinds.count(b"meta"), kinds.count(b"google")) == (len(orders), len(orders))
+    assert kinds.count(b"claim") == len(orders) and len(kinds) == 3 * len(orders)
 
     again_dir = tmp_path / "again"
     again_dir.mkdir()

@@ -3,6 +3,7 @@ the real API, Kafka and the ClickHouse sink: campaign, click ids, sections, and 
 events joined to the browser visitor through X-Request-ID. Also the tracker's durable queue
 while the API is down."""
 
+import hashlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adfakes.harness import UploaderProcess, start_fakes
 from footfall.broker import find_free_ports
 from tests.support.api import WRITE_KEY, ApiServer
 from tests.support.sink import Sink
@@ -237,6 +239,12 @@ def test_demo_journey_joins_browser_and_back_end(
         assert row["anonymous_id"] == anon, row
         assert row["request_id"] == anon, row
         assert row["user_id"].startswith("user-"), row
+    # The sign-up's server-side identify carries the email the uploader matches purchases on.
+    [traits] = stack.rows(
+        "SELECT JSONExtractString(traits, 'email') AS email FROM events FINAL"
+        " WHERE type = 'identify' AND library_name = 'footfall-sdk-python'"
+    )
+    assert traits["email"] == summary["email"], traits
     order = by_event[("track", "Order Completed")]
     assert (order["order_id"], order["revenue"], order["currency"]) == (
         summary["orderId"], 449.0, "EUR"
@@ -288,3 +296,37 @@ def test_tracker_queue_survives_api_outage(
         f"SELECT DISTINCT anonymous_id, utm_campaign FROM events FINAL WHERE message_id IN ({ids})"
     )
     assert rows == [{"anonymous_id": summary["anonymousId"], "utm_campaign": "offline"}], rows
+
+
+def test_a_demo_purchase_reaches_meta_as_a_website_purchase_matched_on_the_email(
+    make_stack: Callable[[bool, str | None], Stack], tmp_path: Path, kafka_bootstrap: str,
+    topic_prefix: str,
+) -> None:  # fmt: skip
+    """The stock journey with the uploader on the fakes: the back end's purchase is joined to
+    the visitor (X-Request-ID), so Meta gets a website purchase on the visitor's page, with the
+    browser's fbc and user agent and the email the sign-up's server-side identify sent."""
+    stack = make_stack(True, None)
+    meta, google = start_fakes()
+    uploader = UploaderProcess(kafka_bootstrap, topic_prefix, stack.sink.url, tmp_path, meta,
+                               google, {"FOOTFALL_CONVERSIONS_START_FROM": "enable"})  # fmt: skip
+    try:
+        uploader.start()
+        assert NODE is not None
+        run = subprocess.run(
+            [NODE, str(SCRIPT)], cwd=REPO, env=node_env(stack, tmp_path, "journey"),
+            capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+        assert run.returncode == 0, f"journey failed:\n{run.stderr}\n{run.stdout}"
+        summary = last_json_line(run.stdout)
+        wait_until(lambda: meta.order_ids() == [summary["orderId"]], 120, "the Meta upload")
+    finally:
+        uploader.stop()
+        meta.stop()
+        google.stop()
+    [event] = meta.events()
+    assert event["action_source"] == "website", event
+    assert event["event_source_url"].startswith(stack.demo.url), event
+    user = event["user_data"]
+    assert user["em"] == [hashlib.sha256(summary["email"].encode()).hexdigest()]
+    assert re.fullmatch(r"fb\.1\.\d{13}\." + re.escape(summary["fbclid"]), user["fbc"]), user
+    assert "Chrome" in user["client_user_agent"], user

@@ -1,5 +1,6 @@
 """`python -m consumers.conversions [run]` uploads; `... replay [--platform P] [--reason R]`
-sends dead-lettered conversions again through the same ledger and prints a summary."""
+sends dead-lettered conversions again through the same ledger and prints a summary; `... backfill
+--platform P --from T [--to T]` sends that platform the purchases of a period (periods.py)."""
 
 import argparse
 import json
@@ -8,7 +9,7 @@ import signal
 import sys
 import time
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from consumers.conversions.config import ConversionsConfig
@@ -16,16 +17,27 @@ from consumers.conversions.dead_letters import DeadLetters
 from consumers.conversions.http_server import serve
 from consumers.conversions.ledger import Ledger
 from consumers.conversions.outcomes import Platform
+from consumers.conversions.periods import Period, backfill_period, live_periods, parse_time
 from consumers.conversions.platforms import Google, Meta
 from consumers.conversions.resolve import DsnQuerier, Querier, Resolver, SinkQuerier, SinkWatch
-from consumers.conversions.sources import LiveSource, ReplayFilter, ReplaySource
+from consumers.conversions.sources import (
+    BackfillRange,
+    BackfillSource,
+    LiveSource,
+    ReplayFilter,
+    ReplaySource,
+    UploaderSource,
+)
 from consumers.conversions.worker import Worker
 
 log = logging.getLogger("consumers.conversions")
 STALL_SECONDS = 60.0
 
 
-def build(config: ConversionsConfig, replay: ReplayFilter | None) -> Worker:
+Chosen = ReplayFilter | BackfillRange | None
+
+
+def build(config: ConversionsConfig, chosen: Chosen) -> Worker:
     platforms: list[Platform] = []
     if config.meta is not None:
         platforms.append(Meta(config.meta, config.default_region))
@@ -38,36 +50,65 @@ def build(config: ConversionsConfig, replay: ReplayFilter | None) -> Worker:
     )
     ledger = Ledger(config.kafka, config.ledger_topic)
     ledger.load()
-    source = LiveSource(config) if replay is None else ReplaySource(config, replay)
+    source: UploaderSource
+    periods: dict[str, Period] = {}
+    if isinstance(chosen, ReplayFilter):
+        source = ReplaySource(config, chosen)
+    elif isinstance(chosen, BackfillRange):
+        source = BackfillSource(config, chosen)
+        periods[chosen.platform] = backfill_period(
+            config, chosen.platform, chosen.since, chosen.until, datetime.now(UTC)
+        )
+    else:
+        source = LiveSource(config)
+        periods = live_periods(config, ledger, platforms)
     return Worker(
         config,
         source,
         platforms,
         ledger,
         DeadLetters(config.kafka, config.dlq_topic, config.dead_letter_timeout),
-        Resolver(querier, timedelta(days=config.click_window_days)),
+        Resolver(querier, timedelta(days=config.click_window_days), config.identity_entries),
         SinkWatch(config.kafka, config.sink_group, config.topics.events),
+        periods,
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _chosen(args: argparse.Namespace) -> Chosen:
+    if args.command == "replay":
+        return ReplayFilter(args.platform, args.reason)
+    if args.command == "backfill":
+        until = parse_time(args.to) if args.to else datetime.now(UTC)
+        return BackfillRange(args.platform, parse_time(args.since), until)
+    return None
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m consumers.conversions")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="upload conversions (default)")
     replay = sub.add_parser("replay", help="re-send dead-lettered conversions")
     replay.add_argument("--platform", default="", choices=["", "meta", "google"])
     replay.add_argument("--reason", default="")
-    args = parser.parse_args(argv)
+    backfill = sub.add_parser("backfill", help="send one platform the purchases of a period")
+    backfill.add_argument("--platform", required=True, choices=["meta", "google"])
+    backfill.add_argument("--from", dest="since", required=True, help="ISO-8601 (UTC if no offset)")
+    backfill.add_argument("--to", default="", help="ISO-8601, exclusive (default: now)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = _parser().parse_args(argv)
     try:
         config = ConversionsConfig.from_env()
-    except ValueError as error:  # a bad FOOTFALL_* value: say which, and do not start
+        chosen = _chosen(args)
+        worker = build(config, chosen)
+    except ValueError as error:  # a bad FOOTFALL_* value or period: say which, and do not start
         raise SystemExit(f"conversions: {error}") from None
     if config.meta is None and config.google is None:
         log.warning("no platform has credentials (FOOTFALL_META_*, FOOTFALL_GOOGLE_ADS_*): "
                     "nothing to upload")  # fmt: skip
-    chosen = ReplayFilter(args.platform, args.reason) if args.command == "replay" else None
-    worker = build(config, chosen)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)

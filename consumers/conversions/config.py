@@ -5,8 +5,10 @@ Things ad-platforms.md marks uncertain are settings: API versions, Meta's maximu
 """
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from starlette.config import Config
@@ -106,6 +108,11 @@ class ConversionsConfig:
     instance_id: str = ""  # static group membership: a restart gets its partitions back at once
     # Entries (eventschema.entry) whose conversions are uploaded; not browser keys: they are public.
     trusted_entries: frozenset[str] = DEFAULT_TRUSTED_ENTRIES
+    # Entries whose traits (email, phone, country) are hashed into uploads (identity matching).
+    identity_entries: frozenset[str] = DEFAULT_TRUSTED_ENTRIES
+    # Purchases uploaded live: "enable" (from the first start with a platform's credentials,
+    # kept in the ledger), "all" (every purchase read, within the platform's window) or a time.
+    start_from: str = "enable"
 
     # FOOTFALL_KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings, as librdkafka settings.
     kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -162,16 +169,40 @@ class ConversionsConfig:
                 c, "FOOTFALL_CONVERSIONS_BREAKER_RESET_SECONDS", float, 60.0
             ),
             max_pending=setting(c, "FOOTFALL_CONVERSIONS_MAX_PENDING", int, 10000),
-            instance_id=e.get("FOOTFALL_CONVERSIONS_INSTANCE_ID", ""),
-            trusted_entries=_trusted_entries(e),
+            instance_id=_instance_id(e),
+            trusted_entries=_entries(e, "FOOTFALL_CONVERSIONS_TRUSTED_ENTRIES"),
+            identity_entries=_entries(e, "FOOTFALL_CONVERSIONS_IDENTITY_ENTRIES"),
+            start_from=_start_from(e.get("FOOTFALL_CONVERSIONS_START_FROM", "enable")),
             kafka_security=security_config(e),
             sink_read_key=e.get("FOOTFALL_SINK_READ_KEY", "").strip() or local_read_key(data_dir),
         )
 
 
-def _trusted_entries(e: dict[str, str]) -> frozenset[str]:
-    text = e.get("FOOTFALL_CONVERSIONS_TRUSTED_ENTRIES")
+def _entries(e: dict[str, str], name: str) -> frozenset[str]:
+    text = e.get(name)
     return DEFAULT_TRUSTED_ENTRIES if text is None else parse_entries(text)
+
+
+def _instance_id(e: dict[str, str]) -> str:
+    """Static membership by default: the group and host name are stable across restarts, so a
+    restarted uploader takes its partitions back at once instead of waiting for the dead
+    member's session to expire. Set it empty for dynamic membership; give each uploader of one
+    group on one host its own id."""
+    group = e.get("FOOTFALL_CONVERSIONS_GROUP", "footfall-conversions")
+    return e.get("FOOTFALL_CONVERSIONS_INSTANCE_ID", f"{group}-{socket.gethostname()}")
+
+
+def _start_from(text: str) -> str:
+    value = text.strip().lower()
+    if value in ("enable", "all"):
+        return value
+    try:
+        datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"FOOTFALL_CONVERSIONS_START_FROM={text!r}: use enable, all or an ISO-8601 time"
+        ) from None
+    return text.strip()
 
 
 def _flag(value: str) -> bool:

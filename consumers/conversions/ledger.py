@@ -7,16 +7,23 @@ process shares, a compacted topic keeps exactly the latest status per key foreve
 durable once acked (acks=all, idempotent producer), which is the moment we need.
 
 Protocol: check before sending (skip "ok" keys), write after the platform accepted (or answered
-"already exists"), wait for the ack, and only then let the Kafka offset of the purchase be
+"already has this order"), wait for the ack, and only then let the Kafka offset of the purchase be
 committed. A crash after acceptance but before the ledger write re-sends on restart: the platform's
 own idempotency key (Meta event_id, Google orderId) absorbs that one resend, and Google's answer
-"already exists" then counts as delivered. The ledger is read in full at start and its tail is
-followed while running, so a replay or a second worker sees the other's writes.
+ORDER_ID_ALREADY_IN_USE then counts as delivered. The ledger is read in full at start and its tail
+is followed while running, so a replay or a second worker sees the other's writes.
+
+Besides the orders it keeps: `enabled|platform|account` (when the uploader first ran with that
+platform's credentials: purchases before it are not uploaded unless back-filled), `claim|...`
+(which order holds a Google click second, click_slots.py) and `dead|platform|account|order` (a
+dead-lettered order). Per platform it counts uploaded, duplicate and dead-lettered orders
+(`totals`): durable totals, exported as gauges, that a restart does not reset.
 """
 
 import logging
 import time
 import uuid
+from collections import Counter
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
@@ -32,8 +39,23 @@ class LedgerUnavailable(RuntimeError):
     pass
 
 
+ENABLED, DEAD = "enabled", "dead"
+COUNTED = {"ok": "uploaded", "duplicate": "duplicate"}  # order status -> total
+
+
 def key(platform: str, account: str, order_id: str) -> str:
     return f"{platform}|{account}|{order_id}"
+
+
+def _counted(name: str, entry: dict[str, object] | None) -> tuple[str, str] | None:
+    """(platform, total) an entry counts in, if any."""
+    if entry is None:
+        return None
+    kind, _, rest = name.partition("|")
+    if kind == DEAD:
+        return rest.partition("|")[0], "dead_lettered"
+    total = COUNTED.get(str(entry.get("status")))
+    return (kind, total) if total and kind not in (ENABLED, "claim") else None
 
 
 class Ledger:
@@ -41,6 +63,7 @@ class Ledger:
         self.topic = topic
         self.timeout = timeout
         self.entries: dict[str, dict[str, object]] = {}
+        self.totals: Counter[tuple[str, str]] = Counter()  # (platform, total) -> orders
         self._producer = acked_producer(kafka, timeout, linger_ms=5)
         self._tail = Consumer(
             {
@@ -89,12 +112,19 @@ class Ledger:
         raw_key = message.key()
         if raw_key is None:
             return
-        name = raw_key.decode()
         value = message.value()
-        if value is None:
+        self._set(raw_key.decode(), None if value is None else orjson.loads(value))
+
+    def _set(self, name: str, entry: dict[str, object] | None) -> None:
+        """Keep the entry and the totals in step (each key counts once, by its latest status)."""
+        if (old := _counted(name, self.entries.get(name))) is not None:
+            self.totals[old] -= 1
+        if entry is None:
             self.entries.pop(name, None)
         else:
-            self.entries[name] = orjson.loads(value)
+            self.entries[name] = entry
+        if (new := _counted(name, entry)) is not None:
+            self.totals[new] += 1
 
     def done(self, name: str) -> bool:
         entry = self.entries.get(name)
@@ -112,7 +142,17 @@ class Ledger:
         except DeliveryFailed as failure:
             raise LedgerUnavailable(f"ledger write not acked: {failure}") from failure
         for name, entry in names.items():
-            self.entries[name] = entry
+            self._set(name, entry)
+
+    def enabled_at(self, platform: str, account: str) -> float:
+        """When this platform (account) was first enabled, in epoch seconds; the first call with
+        new credentials records now (acked)."""
+        name = f"{ENABLED}|{platform}|{account}"
+        entry = self.entries.get(name)
+        if entry is None:
+            entry = {"status": ENABLED, "since": time.time()}
+            self.record({name: entry})
+        return float(str(entry["since"]))
 
     def close(self) -> None:
         self._producer.flush(self.timeout)

@@ -1,6 +1,10 @@
 """Prometheus metrics of the uploader (GET /metrics on FOOTFALL_CONVERSIONS_HTTP_PORT)."""
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry()
 _P = "footfall_conversions_"
@@ -28,3 +32,28 @@ ALERTS = Counter(_P + "alerts", "Errors needing a human (credentials, permission
                  ["platform", "reason"], registry=REGISTRY)  # fmt: skip
 REFUSED = Counter(_P + "refused", "Conversion events not uploaded to any platform",
                   ["reason"], registry=REGISTRY)  # fmt: skip
+
+OUTCOMES = ("uploaded", "duplicate", "dead_lettered")
+
+
+class LedgerTotals(Collector):
+    """footfall_conversions_ledger_orders{platform, outcome}: orders counted from the ledger
+    (ledger.py), so the totals an operator graphs survive restarts (unlike the _total counters,
+    which restart at 0 and are for rate()/increase())."""
+
+    def __init__(self, platforms: list[str], totals: Callable[[], dict[tuple[str, str], int]]):
+        self.platforms = platforms
+        self.totals = totals
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(_P + "ledger_orders", "Orders by how they ended (the ledger)",
+                                   labels=["platform", "outcome"])  # fmt: skip
+        counts = self.totals()
+        for platform in self.platforms:
+            for outcome in OUTCOMES:
+                family.add_metric([platform, outcome], counts.get((platform, outcome), 0))
+        yield family
+
+
+def export_totals(platforms: list[str], totals: Callable[[], dict[tuple[str, str], int]]) -> None:
+    REGISTRY.register(LedgerTotals(platforms, totals))

@@ -2,7 +2,8 @@
 
 Outcomes per conversion: delivered, duplicate (the platform already had it: delivered), retry
 (with a floor from Retry-After / retryDelay), dead (never retried: the DLQ, with the platform's
-reason), solo (a whole batch was refused for one bad event: resend one by one to find it).
+reason), solo (a whole batch was refused for one bad event: resend one by one to find it), taken
+(Google: the click second is held by another conversion; move to a free second, click_slots.py).
 """
 
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from consumers.conversions.model import Conversion, Match
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # delivered | duplicate | retry | dead | solo
+    kind: str  # delivered | duplicate | retry | dead | solo | taken
     reason: str = ""
     detail: str = ""
     delay: float = 0.0  # retry: at least this long (Retry-After)

@@ -3,7 +3,6 @@
 Each class implements consumers.conversions.outcomes.Platform; the outcomes are described there.
 """
 
-import contextlib
 import json
 import logging
 import re
@@ -14,6 +13,7 @@ import httpx
 
 from consumers.conversions import hashing as h
 from consumers.conversions.config import GoogleConfig, MetaConfig
+from consumers.conversions.google_answers import google_error, row_outcome
 from consumers.conversions.model import Conversion, Match
 from consumers.conversions.outcomes import Built, Outcome, retry_after
 
@@ -37,7 +37,7 @@ def _region(conv: Conversion, match: Match, default: str) -> str | None:
     return conv.country or match.country or default or None
 
 
-def _unique(values: list[str | None]) -> list[str]:
+def _unique(values: list[str | None]) -> list[str]:  # in order, without empties
     return list(dict.fromkeys(v for v in values if v))
 
 
@@ -61,9 +61,12 @@ class Meta(_Account[MetaConfig]):
         user = self._user(conv, match)
         if not user:
             return Built(skip="no_user_data")
+        # A back-end purchase of a site visitor is a website purchase: the visitor's page and
+        # browser (resolve.py) stand in for the request's.
+        page_url, agent = conv.page_url or match.page_url, conv.user_agent or match.user_agent
         source = c.action_sources.get(conv.source)
         if source is None:
-            source = "website" if conv.page_url and conv.user_agent else "system_generated"
+            source = "website" if page_url and agent else "system_generated"
         event: dict[str, Any] = {
             "event_name": c.event_name,
             "event_time": int(conv.at.timestamp()),
@@ -77,7 +80,7 @@ class Meta(_Account[MetaConfig]):
             },  # fmt: skip
         }
         if source == "website":
-            event["event_source_url"] = conv.page_url
+            event["event_source_url"] = page_url
         return Built(payload=event)
 
     def _user(self, conv: Conversion, match: Match) -> dict[str, Any]:
@@ -153,18 +156,6 @@ class Meta(_Account[MetaConfig]):
 
 # -- Google Ads -----------------------------------------------------------------------------------
 
-GOOGLE_DUPLICATE = {"CLICK_CONVERSION_ALREADY_EXISTS", "ORDER_ID_ALREADY_IN_USE"}
-GOOGLE_ROW_RETRY = {
-    "TOO_RECENT_EVENT",
-    "TOO_RECENT_CONVERSION_ACTION",
-    "DUPLICATE_CLICK_CONVERSION_IN_REQUEST",
-    "DUPLICATE_ORDER_ID_IN_REQUEST",
-}
-GOOGLE_ALERT = {"NO_CONVERSION_ACTION_FOUND", "INVALID_CONVERSION_ACTION_TYPE",
-                "CUSTOMER_NOT_ACCEPTED_CUSTOMER_DATA_TERMS", "CONVERSION_NOT_ENABLED",
-                "CUSTOMER_NOT_ENABLED_ENHANCED_CONVERSIONS_FOR_LEADS"}  # fmt: skip
-TOO_RECENT_DELAY = 6 * 3600.0
-
 
 def google_datetime(at: datetime) -> str:
     """yyyy-mm-dd hh:mm:ss+00:00, converted to UTC first (a local time with +00:00 is wrong)."""
@@ -226,7 +217,7 @@ class Google(_Account[GoogleConfig]):
         status = response.status_code
         if status == 200:
             return self._rows(response, count)
-        code, message, delay = _google_error(response)
+        code, message, delay = google_error(response)
         reason = f"google_{code or status}"
         if status == 429:
             return [Outcome("retry", reason, message, delay, throttled=True)] * count
@@ -258,40 +249,9 @@ class Google(_Account[GoogleConfig]):
         for index in range(count):
             if index in failed:
                 code, message = failed[index]
-                outcomes.append(_row_outcome(code, message))
+                outcomes.append(row_outcome(code, message))
             elif index < len(results) and results[index]:
                 outcomes.append(Outcome("delivered"))
             else:
                 outcomes.append(Outcome("retry", "google_row_unknown", json.dumps(body)[:200]))
         return outcomes
-
-
-def _row_outcome(code: str, message: str) -> Outcome:
-    reason = f"google_{code}"
-    if code in GOOGLE_DUPLICATE:
-        return Outcome("duplicate", reason, message)
-    if code.startswith("TOO_RECENT"):
-        return Outcome("retry", reason, message, TOO_RECENT_DELAY)
-    if code in GOOGLE_ROW_RETRY:
-        return Outcome("retry", reason, message)
-    return Outcome("dead", reason, message, alert=code in GOOGLE_ALERT)
-
-
-def _google_error(response: httpx.Response) -> tuple[str, str, float]:
-    delay = retry_after(response)
-    try:
-        error = response.json()["error"]
-        message = str(error.get("message", ""))
-        code = ""
-        for detail in error.get("details") or []:
-            for item in detail.get("errors") or []:
-                code = code or str(next(iter((item.get("errorCode") or {}).values()), ""))
-                retry = ((item.get("details") or {}).get("quotaErrorDetails") or {}).get(
-                    "retryDelay"
-                ) or (item.get("details") or {}).get("retryDelay")
-                if isinstance(retry, str) and retry.endswith("s"):
-                    with contextlib.suppress(ValueError):
-                        delay = max(delay, float(retry[:-1]))
-        return code or str(error.get("status", "")), message, delay
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return "", response.text[:200], delay

@@ -5,6 +5,11 @@ through a ClickHouse server DSN. Ids and times are bound parameters (`{name:Type
 bound by ClickHouse; over the sink's /query they travel as `param_<name>` in the URL, as
 eventschema.sink_query sends them): no value is ever pasted into SQL text.
 
+Traits (email, phone, country) count only from events whose `entry` (how they entered Footfall,
+eventschema.entry) is in FOOTFALL_CONVERSIONS_IDENTITY_ENTRIES (default: not browser keys, which
+anyone can use to `identify` as anyone): those are hashed into a real purchase's upload. Click
+ids, fbc/fbp, the page and the user agent come from the browser by nature and are kept.
+
 Before resolving, `SinkWatch` waits (with a bound) until the sink's consumer group has committed
 at least the `events` end offsets observed when the purchase was read: then everything produced
 before the purchase (landing page, identify, ...) is in ClickHouse, and a purchase is not
@@ -22,6 +27,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumers.conversions.model import EMAIL_KEYS, PHONE_KEYS, Conversion, Match
+from eventschema.entry import DEFAULT_TRUSTED_ENTRIES
 from eventschema.kafka_contract import KafkaCluster, client_config
 from eventschema.sink_query import SinkQuery, SinkQueryError
 
@@ -73,9 +79,15 @@ def _person(anons: list[str], users: list[str]) -> tuple[str, dict[str, Any]]:
 
 
 class Resolver:
-    def __init__(self, querier: Querier, click_window: timedelta) -> None:
+    def __init__(
+        self,
+        querier: Querier,
+        click_window: timedelta,
+        identity_entries: frozenset[str] = DEFAULT_TRUSTED_ENTRIES,
+    ) -> None:
         self.querier = querier
         self.click_window = click_window
+        self.identity_entries = identity_entries
 
     def resolve(self, conversion: Conversion) -> Match:
         users = [conversion.user_id] if conversion.user_id else []
@@ -104,18 +116,19 @@ class Resolver:
         rows = self.querier.rows(
             "SELECT toUnixTimestamp64Milli(timestamp) AS ms, type, gclid, gbraid, wbraid, fbclid, "
             "JSONExtractString(context, 'fbc') AS fbc, JSONExtractString(context, 'fbp') AS fbp, "
-            "traits, JSONExtractString(context, 'traits') AS ctx_traits, ip, user_agent, page_url "
+            "traits, JSONExtractString(context, 'traits') AS ctx_traits, ip, user_agent, page_url, "
+            "toString(entry) AS entry "
             "FROM events FINAL "
             f"WHERE {person} "
             "AND timestamp >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC') "
             f"ORDER BY timestamp DESC LIMIT {MAX_ROWS}",
             {**parameters, "since_ms": since_ms},
         )
-        _fill(match, rows, at_ms)
+        _fill(match, rows, at_ms, self.identity_entries)
         return match
 
 
-def _fill(match: Match, rows: list[dict[str, Any]], at_ms: int) -> None:
+def _fill(match: Match, rows: list[dict[str, Any]], at_ms: int, trusted: frozenset[str]) -> None:
     for row in rows:  # newest first
         ms = int(row["ms"])
         before = ms <= at_ms
@@ -136,6 +149,8 @@ def _fill(match: Match, rows: list[dict[str, Any]], at_ms: int) -> None:
         if before and not match.user_agent and row["user_agent"]:
             match.user_agent, match.ip = str(row["user_agent"]), str(row["ip"])
             match.page_url = str(row["page_url"])
+        if row["entry"] not in trusted:  # e.g. an identify with a public browser key
+            continue
         for raw in (row["traits"], row["ctx_traits"]):
             traits = _obj(raw)
             for keys, out in ((EMAIL_KEYS, match.emails), (PHONE_KEYS, match.phones)):

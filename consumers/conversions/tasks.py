@@ -1,8 +1,9 @@
 """What the uploader keeps per record: an Item with one Task per platform, and how tasks end.
 
-A task ends delivered (ledger "ok"), duplicate (ledger or the platform's "already exists"),
-skipped (nothing to match on), or dead-lettered (acked in conversions_dlq). `Results` ends tasks
-that way, counting each in the metrics and in the replay command's Summary.
+A task ends delivered (ledger "ok"), duplicate (ledger, or the platform had this order),
+skipped (nothing to match on, or outside the run's period), or dead-lettered (acked in
+conversions_dlq). `Results` ends tasks that way, counting each in the metrics and in the replay
+command's Summary.
 """
 
 import logging
@@ -13,6 +14,7 @@ from confluent_kafka import Message
 
 from consumers.conversions import metrics
 from consumers.conversions.dead_letters import DeadLetters
+from consumers.conversions.ledger import DEAD, Ledger, LedgerUnavailable
 from consumers.conversions.model import Conversion
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,8 @@ class Task:
     attempts: int = 0
     first_try: float | None = None
     solo: bool = False
+    slot: str = ""  # Google: the ledger claim of its click second (click_slots.py)
+    base_time: str = ""  # Google: the conversionDateTime before any move to a free second
 
 
 @dataclass
@@ -62,8 +66,9 @@ class Summary:
 class Results:
     """Ends tasks: metrics, the summary, and dead letters (acked before the task counts done)."""
 
-    def __init__(self, dead_letters: DeadLetters) -> None:
+    def __init__(self, dead_letters: DeadLetters, ledger: Ledger) -> None:
         self.dead_letters = dead_letters
+        self.ledger = ledger
         self.summary = Summary()
 
     def delivered(self, task: Task) -> None:
@@ -86,6 +91,10 @@ class Results:
                                item.conversion.order_id)  # fmt: skip
         log.warning("dead-lettered %s for %s: %s %s", item.conversion.order_id, task.platform,
                     reason, detail[:200])  # fmt: skip
+        try:  # for the durable totals only: the dead letter itself is safe already
+            self.ledger.record({f"{DEAD}|{task.ledger_key}": {"status": DEAD, "reason": reason}})
+        except LedgerUnavailable as error:
+            log.warning("dead letter of %s not counted in the ledger: %s", task.ledger_key, error)
         self.summary.dead += 1
         self.summary.reasons[reason] = self.summary.reasons.get(reason, 0) + 1
         task.done = True

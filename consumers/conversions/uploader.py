@@ -6,18 +6,21 @@ retry) backs the platform off (full jitter, Retry-After as the floor, a longer b
 throttled, at least the breaker's reset time on an alert) and counts against its breaker; a
 single failed row backs off that row only. A task that keeps failing past give_up_seconds is
 dead-lettered. Accepted rows go to the ledger first: if the ledger write fails nothing counts as
-done and the batch is resent later (the platform's idempotency absorbs the repeat).
+done and the batch is resent later (the platform's idempotency absorbs the repeat). Google rows
+first get a click second of their own (click_slots.py).
 """
 
 import json
 import logging
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import httpx
 
 from consumers.conversions import metrics
 from consumers.conversions.breaker import Breaker
+from consumers.conversions.click_slots import MAX_SHIFT, ClickSlots
 from consumers.conversions.config import ConversionsConfig
 from consumers.conversions.ledger import Ledger, LedgerUnavailable
 from consumers.conversions.outcomes import Outcome, Platform
@@ -46,6 +49,7 @@ class PlatformUploader:
         self.breaker = Breaker(config.breaker_failures, config.breaker_reset_seconds)
         self.next_at = 0.0  # backing off until then
         self.attempts = 0  # requests failed in a row
+        self.slots = ClickSlots(ledger, platform.account) if platform.name == "google" else None
 
     def flush(self, items: Iterable[Item], now: float) -> None:
         if now < self.next_at:
@@ -86,7 +90,30 @@ class PlatformUploader:
                 break
         return batch
 
+    def _slotted(self, batch: list[Pair], now: float) -> list[Pair]:
+        """Google: the rows whose click second is claimed (the others wait or are dead)."""
+        if self.slots is None or self.config.dry_run:
+            return batch
+        try:
+            assigned = self.slots.assign([task for _, task in batch], datetime.now(UTC))
+        except LedgerUnavailable as error:
+            log.error("claiming click seconds failed, will retry: %s", error)
+            self.next_at = now + jitter(self.config.retry_base, self.config.retry_cap, 1)
+            return []
+        later, full = {id(t) for t in assigned.later}, {id(t) for t in assigned.full}
+        for item, task in batch:
+            if id(task) in later:
+                task.next_at = now + 1.0
+            elif id(task) in full:
+                detail = f"{task.base_time} and the {MAX_SHIFT} s after it are held on its click"
+                self.results.dead(item, task, "google_click_seconds_held", detail)
+        ready = {id(t) for t in assigned.ready}
+        return [(item, task) for item, task in batch if id(task) in ready]
+
     def _send(self, batch: list[Pair]) -> None:
+        batch = self._slotted(batch, time.monotonic())
+        if not batch:
+            return
         payloads = [task.payload for _, task in batch if task.payload is not None]
         url, body = self.platform.request(payloads)
         if self.config.dry_run:
@@ -154,6 +181,8 @@ class PlatformUploader:
             self.results.duplicate(task, "platform")
         elif outcome.kind == "solo":
             task.solo = True
+        elif outcome.kind == "taken":
+            self._taken(item, task, outcome, now)
         elif outcome.kind == "dead":
             if outcome.alert:
                 metrics.ALERTS.labels(self.name, outcome.reason).inc()
@@ -161,6 +190,22 @@ class PlatformUploader:
             self.results.dead(item, task, outcome.reason, outcome.detail)
         else:
             self._retry(item, task, outcome, now, request_level)
+
+    def _taken(self, item: Item, task: Task, outcome: Outcome, now: float) -> None:
+        """Google: the row's click second is held. Delivered only when the ledger has this very
+        order; else move to the next free second and send again (click_slots.py)."""
+        if self.ledger.done(task.ledger_key):
+            self.results.duplicate(task, "platform")
+            return
+        log.info("%s: %s's click second is held by another conversion; moving it",
+                 self.name, item.conversion.order_id)  # fmt: skip
+        assert self.slots is not None
+        try:
+            self.slots.foreign(task)
+        except LedgerUnavailable as error:
+            log.error("ledger write failed, will resend: %s", error)
+        metrics.RETRIED.labels(self.name, outcome.reason).inc()
+        task.next_at = now
 
     def _retry(
         self, item: Item, task: Task, outcome: Outcome, now: float, request_level: bool

@@ -26,6 +26,7 @@ from consumers.conversions.dead_letters import DeadLetters
 from consumers.conversions.ledger import Ledger, key
 from consumers.conversions.model import Conversion, Match, from_record
 from consumers.conversions.outcomes import Platform
+from consumers.conversions.periods import Period
 from consumers.conversions.resolve import Resolver, SinkWatch
 from consumers.conversions.sources import UploaderSource
 from consumers.conversions.tasks import Item, Results, Summary, Task
@@ -54,15 +55,17 @@ class Worker:
         dead_letters: DeadLetters,
         resolver: Resolver,
         watch: SinkWatch,
+        periods: dict[str, Period] | None = None,
     ) -> None:
         http = httpx.Client(timeout=config.request_timeout)
-        self.results = Results(dead_letters)
+        self.results = Results(dead_letters, ledger)
         self.uploaders = {
             p.name: PlatformUploader(p, config, http, ledger, self.results) for p in platforms
         }
+        metrics.export_totals(list(self.uploaders), lambda: dict(ledger.totals))
         consumer = source.consumer(config.kafka)
         handler = ConversionsHandler(config, source, self.uploaders, ledger, self.results,
-                                     resolver, watch, http)  # fmt: skip
+                                     resolver, watch, http, periods or {})  # fmt: skip
         # Dry runs leave no trace; a replay reads the DLQ from the start each time.
         committing = source.commits and not config.dry_run
         committer = Committer(consumer, config.commit_interval, enabled=committing)
@@ -88,6 +91,7 @@ class ConversionsHandler:
     resolver: Resolver
     watch: SinkWatch
     http: httpx.Client
+    periods: dict[str, Period]  # platform -> the purchases this run sends (periods.py)
     codec: EventCodec = field(default_factory=EventCodec)
     items: dict[int, dict[int, Item]] = field(default_factory=dict)  # partition -> offset -> item
     last_seen: dict[int, int] = field(default_factory=dict)
@@ -133,8 +137,11 @@ class ConversionsHandler:
             account = self.uploaders[name].platform.account
             task = Task(name, key(name, account, conversion.order_id))
             metrics.SEEN.labels(name).inc()
+            period = self.periods.get(name)
             if self.ledger.done(task.ledger_key):
                 self.results.duplicate(task, "ledger")
+            elif period is not None and not period.holds(conversion.at):
+                self.results.skipped(task, period.reason)
             tasks[name] = task
         return tasks
 
