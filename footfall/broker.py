@@ -12,8 +12,10 @@ from pathlib import Path
 from eventschema.kafka_contract import DEFAULT_KAFKA_PORT
 from footfall import paths
 from footfall.broker_setup import (
+    DEFAULT_HEAP,
     JVM_FLAGS,
     BrokerError,
+    Quorum,
     ensure_jars,
     find_free_ports,
     new_cluster_id,
@@ -27,6 +29,7 @@ from footfall.procs import cmdline, pid_alive, read_pid, terminate
 __all__ = ["BrokerError", "LocalBroker", "find_free_ports", "metadata_ok", "port_in_use"]
 
 READY_LINE = "Kafka Server started"
+SINGLE_NODE = Quorum()
 
 
 class LocalBroker:
@@ -41,6 +44,8 @@ class LocalBroker:
         lib_dir: Path | None = None,
         auth: BrokerAuth | None = None,
         java: str | None = None,
+        quorum: Quorum = SINGLE_NODE,
+        heap: str = DEFAULT_HEAP,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.auth = auth  # None: a PLAINTEXT listener, no ACLs
@@ -48,6 +53,8 @@ class LocalBroker:
         self.controller_port = controller_port
         self.lib_dir = lib_dir or paths.kafka_lib_dir()
         self.java = java or java_executable()  # $JAVA_HOME/bin/java, else java on the PATH
+        self.quorum = quorum  # the default: a single node
+        self.heap = heap
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 
@@ -95,7 +102,9 @@ class LocalBroker:
         return self.properties_file
 
     def _properties(self) -> str:
-        return server_properties(self.port, self.controller_port, self.storage_dir, self.auth)
+        return server_properties(
+            self.port, self.controller_port, self.storage_dir, self.auth, self.quorum
+        )
 
     def cluster_id(self) -> str:
         """The id this data dir was (or will be) formatted with, kept next to the data."""
@@ -150,7 +159,7 @@ class LocalBroker:
 
     def _command(self) -> list[str]:
         log4j = paths.kafka_deploy_dir() / "log4j2.properties"
-        cmd = [self.java, *JVM_FLAGS, f"-Dkafka.logs.dir={self.log_dir}"]
+        cmd = [self.java, f"-Xmx{self.heap}", *JVM_FLAGS, f"-Dkafka.logs.dir={self.log_dir}"]
         cmd += [f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{self.lib_dir}/*"]
         return [*cmd, "kafka.Kafka", str(self.properties_file)]
 
@@ -170,6 +179,10 @@ class LocalBroker:
             if now - started > timeout:
                 raise BrokerError(f"Kafka not ready after {timeout:.0f}s; see {self.server_log}")
             time.sleep(0.1)
+
+    def ready_now(self) -> bool:
+        """Has the JVM started since start() logged its readiness line? (No waiting.)"""
+        return self._ready_line_seen()
 
     def _raise_if_died(self) -> None:
         if self._proc is None or self._proc.poll() is None:

@@ -6,6 +6,7 @@ import random
 import socket
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from footfall import paths
@@ -16,10 +17,12 @@ class BrokerError(RuntimeError):
     """The broker could not be prepared, started or reached."""
 
 
-# The G1 flags are the ones bin/kafka-run-class.sh sets; 1 GB is the scripts' default heap.
+# The G1 flags are the ones bin/kafka-run-class.sh sets; 1 GB is the scripts' default heap
+# (a cluster node gets CLUSTER_HEAP instead: three JVMs share a small machine).
+DEFAULT_HEAP = "1g"
+CLUSTER_HEAP = "512m"
 JVM_FLAGS = (
     "-Xms256m",
-    "-Xmx1g",
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:InitiatingHeapOccupancyPercent=35",
@@ -91,17 +94,60 @@ def new_cluster_id() -> str:
             return cid
 
 
+@dataclass(frozen=True)
+class Quorum:
+    """This node's place in a cluster of combined broker+controller nodes: its id, the static
+    voter set ("1@127.0.0.1:9093,2@...") and the replication the cluster's topics get."""
+
+    node_id: int = 1
+    voters: str = ""  # empty: a single node, voting alone
+    replication: int = 1
+
+    @property
+    def min_insync(self) -> int:
+        # acks=all then needs two copies: one broker may die without losing or refusing data.
+        return min(2, self.replication)
+
+
+def cluster_properties(quorum: Quorum) -> dict[str, str]:
+    """Internal topics as replicated as the data, and quick fencing of a dead broker so that a
+    partition led by it gets a new leader within seconds (the default session is 9 s)."""
+    rf, isr = str(quorum.replication), str(quorum.min_insync)
+    props = {
+        "offsets.topic.replication.factor": rf,
+        "transaction.state.log.replication.factor": rf,
+        "transaction.state.log.min.isr": isr,
+        "share.coordinator.state.topic.replication.factor": rf,
+        "share.coordinator.state.topic.min.isr": isr,
+    }
+    if quorum.replication > 1:
+        props |= {
+            "default.replication.factor": rf,
+            "min.insync.replicas": isr,
+            "unclean.leader.election.enable": "false",
+            "broker.heartbeat.interval.ms": "1000",
+            "broker.session.timeout.ms": "6000",
+        }
+    return props
+
+
 def server_properties(
-    port: int, controller_port: int, storage_dir: Path, auth: BrokerAuth | None
+    port: int,
+    controller_port: int,
+    storage_dir: Path,
+    auth: BrokerAuth | None,
+    quorum: Quorum | None = None,
 ) -> str:
-    """server.properties of a single-node broker+controller on 127.0.0.1 (SASL with `auth`)."""
+    """server.properties of a broker+controller node on 127.0.0.1 (SASL with `auth`): a single
+    node by default, or one node of a cluster (`quorum`)."""
     host = "127.0.0.1"  # advertise 127.0.0.1, not localhost (which may resolve to ::1)
+    quorum = quorum or Quorum()
     props = {
         "process.roles": "broker,controller",
-        "node.id": "1",
+        "node.id": str(quorum.node_id),
         # A static voter set (format without --standalone) is not stored in the metadata
         # log, so a restart with a different controller port still works.
-        "controller.quorum.voters": f"1@{host}:{controller_port}",
+        "controller.quorum.voters": quorum.voters or f"1@{host}:{controller_port}",
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port}",
         "inter.broker.listener.name": "PLAINTEXT",
@@ -111,14 +157,10 @@ def server_properties(
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
         # One node: internal topics need RF 1 / min ISR 1, or groups and transactions hang.
-        "offsets.topic.replication.factor": "1",
         "offsets.topic.num.partitions": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
         "transaction.state.log.num.partitions": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        **cluster_properties(quorum),
     }
     if auth:
         props.update(auth.properties(host, port, controller_port))

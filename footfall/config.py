@@ -61,6 +61,9 @@ class RunConfig:
     java: str = "java"  # the broker's JVM ($JAVA_HOME/bin/java)
     read_key: str | None = None  # FOOTFALL_READ_KEY, for `footfall query`
     topics_bootstrap: str = DEFAULT_BOOTSTRAP  # FOOTFALL_KAFKA_BOOTSTRAP, for `footfall topics`
+    brokers: int = 1  # `up --brokers 3`: a replicated local cluster (footfall.cluster)
+    # (client, controller) port per node when given explicitly (`--kafka-port 1,2,3`).
+    ports: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def from_env(
@@ -99,8 +102,17 @@ class RunConfig:
         )
 
     @property
+    def node_ports(self) -> list[tuple[int, int]]:
+        """(client, controller) port of each Kafka node: the explicit ones, else every second
+        port from --kafka-port/--controller-port (9092/9093, 9094/9095, ...)."""
+        if len(self.ports) == self.brokers:
+            return list(self.ports)
+        step = range(0, 2 * self.brokers, 2)
+        return [(self.kafka_port + i, self.controller_port + i) for i in step]
+
+    @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return ",".join(f"127.0.0.1:{port}" for port, _ in self.node_ports)
 
     @property
     def api_url(self) -> str:
@@ -125,6 +137,12 @@ class RunConfig:
     @property
     def kafka_dir(self) -> Path:
         return self.data_dir / "kafka"
+
+    @property
+    def cluster_dir(self) -> Path:
+        """The nodes of `up --brokers N` (N > 1): node-1, node-2, ... (a separate cluster, not
+        the single broker's data grown)."""
+        return self.data_dir / "kafka-cluster"
 
     @property
     def log_dir(self) -> Path:

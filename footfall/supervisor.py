@@ -1,7 +1,9 @@
-"""`footfall up`: broker, topics, API and sink in the foreground, with ordered shutdown.
+"""`footfall up`: broker(s), topics, API and sink in the foreground, with ordered shutdown.
 
 Start order is broker -> topics -> sink -> API; stop order is API -> sink -> broker, so no event
 accepted by the API is left without a running consumer and the sink can commit before Kafka goes.
+Any process that dies, a broker included, is restarted with backoff: the main job ends only on
+Ctrl-C, SIGTERM or `footfall down`.
 """
 
 import signal
@@ -10,8 +12,11 @@ from types import FrameType
 from typing import Any
 
 from footfall import kafka_local, runstate
-from footfall.broker import LocalBroker
+from footfall.banner import access_lines, banner_lines
+from footfall.broker import BrokerError, LocalBroker
+from footfall.broker_watch import BrokerWatch
 from footfall.children import Child, ChildSpec, module_argv
+from footfall.cluster import LocalCluster
 from footfall.config import RunConfig
 from footfall.credentials import ensure_local_credentials
 from footfall.topics import ensure_topics
@@ -31,7 +36,17 @@ def say(msg: str) -> None:
 class Supervisor:
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
-        self.broker = LocalBroker(cfg.kafka_dir, cfg.kafka_port, cfg.controller_port, java=cfg.java)
+        self.cluster: LocalCluster | None = None
+        if cfg.brokers > 1:
+            self.cluster = LocalCluster(cfg.cluster_dir, cfg.node_ports, java=cfg.java)
+            self.brokers = self.cluster.nodes
+        else:
+            port, cport = cfg.node_ports[0]
+            self.brokers = [LocalBroker(cfg.kafka_dir, port, cport, java=cfg.java)]
+        self.broker = self.brokers[0]
+        self.watches = [BrokerWatch(b, _broker_name(b, cfg.brokers)) for b in self.brokers]
+        if cfg.kafka_sasl and self.cluster is not None:
+            raise BrokerError("--kafka-sasl runs a single broker; leave out --brokers")
         if cfg.kafka_sasl:  # SCRAM logins and ACLs; each child logs in as its own user
             self.broker.auth = kafka_local.load_auth(cfg.data_dir, self.broker)
         # Made on the first run (and shown once); the read servers get only key digests.
@@ -101,7 +116,7 @@ class Supervisor:
             self._stop_all()
             runstate.release(self.cfg.data_dir)
             if not self._banner_shown:  # stopped early: new credentials must still be seen once
-                print("\n".join(self._access_lines()), flush=True)
+                print("\n".join(access_lines(self.credentials)), flush=True)
         return 0
 
     def _install_signals(self) -> None:
@@ -116,16 +131,13 @@ class Supervisor:
         raise Shutdown
 
     def _start_all(self) -> None:
-        if self.broker.is_running():  # orphaned by an `up` that was killed hard
-            say(f"stopping a broker left over from an earlier run (pid {self.broker.pid()})")
-            self.broker.stop()
-        say(f"starting Kafka on {self.cfg.bootstrap} (data {self.broker.storage_dir})")
-        self.broker.start()
-        self._write_state()
-        took = self.broker.wait_ready()
-        say(f"Kafka ready in {took:.1f}s")
+        self._start_kafka()
+        replication = self.cluster.replication if self.cluster else 1
         topics = ensure_topics(
-            self.cfg.bootstrap, self.cfg.topic_prefix, env=self.broker.client_env
+            self.cfg.bootstrap,
+            self.cfg.topic_prefix,
+            env=self.broker.client_env,
+            replication=replication,
         )
         if self.broker.auth:
             # The group names the children will use, from the environment they are given.
@@ -136,6 +148,23 @@ class Supervisor:
             say(f"starting {child.name}: logs in {child.spec.log_file}")
             child.start()
         self._write_state()
+
+    def _start_kafka(self) -> None:
+        for broker in self.brokers:
+            if broker.is_running():  # orphaned by an `up` that was killed hard
+                say(f"stopping a broker left over from an earlier run (pid {broker.pid()})")
+                broker.stop()
+        where = self.cluster.data_dir if self.cluster else self.broker.storage_dir
+        say(f"starting Kafka on {self.cfg.bootstrap} (data {where})")
+        if self.cluster:
+            self.cluster.start()
+        else:
+            self.broker.start()
+        self._write_state()
+        took = self.cluster.wait_ready() if self.cluster else self.broker.wait_ready()
+        for watch in self.watches:
+            watch.started()
+        say(f"Kafka ready in {took:.1f}s")
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + HEALTH_WAIT
@@ -152,14 +181,32 @@ class Supervisor:
             time.sleep(TICK)
 
     def _supervise(self) -> None:
+        """Until a signal: heal whatever died (Shutdown is raised from the signal handler)."""
         while True:
             self._tick()
-            if not self.broker.is_running():
-                say(f"Kafka exited; see {self.broker.server_log}. Stopping everything.")
-                return
             time.sleep(TICK)
 
     def _tick(self) -> None:
+        self._tick_brokers()
+        self._tick_children()
+
+    def _tick_brokers(self) -> None:
+        for watch in self.watches:
+            if watch.check_exit():
+                meanwhile = "the other nodes serve" if self.cluster else "the API answers 503"
+                say(
+                    f"{watch.name} exited; restarting in {watch.backoff():.0f}s "
+                    f"(log {watch.broker.server_log}); {meanwhile} meanwhile"
+                )
+            line = watch.restart()
+            if line:
+                say(line)
+                self._write_state()
+            down = watch.became_ready()
+            if down is not None:
+                say(f"{watch.name} ready again, {down:.1f}s after it died")
+
+    def _tick_children(self) -> None:
         for child in self.children:
             if child.check_exit():
                 say(
@@ -179,9 +226,12 @@ class Supervisor:
             if child.pid is not None:
                 say(f"stopping {child.name} (pid {child.pid})")
             child.stop()
-        if self.broker.is_running():
+        if any(b.is_running() for b in self.brokers):
             say("stopping Kafka")
-        self.broker.stop()
+        if self.cluster:
+            self.cluster.stop()
+        else:
+            self.broker.stop()
         say("stopped")
 
     def _write_state(self) -> None:
@@ -203,6 +253,16 @@ class Supervisor:
             "data_dir": str(cfg.data_dir),
             "bootstrap": cfg.bootstrap,
             "broker": {"pid": self.broker.pid(), "log": str(self.broker.server_log)},
+            "brokers": [
+                {
+                    "name": w.name,
+                    "pid": w.broker.pid(),
+                    "restarts": w.restarts,
+                    "bootstrap": w.broker.bootstrap,
+                    "log": str(w.broker.server_log),
+                }
+                for w in self.watches
+            ],  # fmt: skip
             "api_url": cfg.api_url,
             "sink_url": cfg.sink_url,
             "demo_url": cfg.demo_url if cfg.demo_enabled else None,
@@ -211,46 +271,13 @@ class Supervisor:
         }
 
     def _print_banner(self) -> None:
-        cfg = self.cfg
-        lines = [
-            "",
-            "Footfall is running.",
-            f"  Event API     {cfg.api_url}   (POST /v1/batch ...; metrics {cfg.api_url}/metrics)",
-            f"  Sink          {cfg.sink_url}   (POST /query; metrics {cfg.sink_url}/metrics)",
-            f"  Analytics     {cfg.analytics_url}   (dashboard; JSON reports under /api/)",
-            f"  Kafka         {cfg.bootstrap}   topics prefix {cfg.topic_prefix!r}",
-            *(
-                [f"  Demo shop     {cfg.demo_url}   (click around, then query its events)"]
-                if cfg.demo_enabled
-                else []
-            ),
-            f"  Logs          {cfg.log_dir}   (Kafka: {self.broker.server_log})",
-            f"  Data          {cfg.data_dir}",
-            '  Query         scripts/query "SELECT count() FROM footfall.events FINAL"',
-            "  Status        python -m footfall status",
-            "  Stop          Ctrl-C here, or `python -m footfall down` (or scripts/run again)",
-            *self._access_lines(),
-            "",
-        ]
+        lines = banner_lines(self.cfg, str(self.broker.server_log), self.credentials)
         print("\n".join(lines), flush=True)
         self._banner_shown = True
 
-    def _access_lines(self) -> list[str]:
-        """How to read: the key and the first password only when just made (this terminal is
-        the one place they are shown; the children's logs never see them)."""
-        creds = self.credentials
-        key_file = creds.secrets_dir / "read_key"
-        key = creds.operator_key if creds.new_operator_key else f"in {key_file}"
-        lines = ["", f"  Read key      {key}   (send it as `Authorization: Bearer <key>`)"]
-        if creds.new_operator_key:
-            lines.append(f"                saved in {key_file}; `footfall query` uses it")
-        if creds.admin_password is not None:
-            lines.append(
-                f"  Log in        user admin, password {creds.admin_password}   (shown once)"
-            )
-        add = "python -m footfall user add NAME"
-        lines.append(f"  Users         {add}   (dashboard logins)")
-        return lines
+
+def _broker_name(broker: LocalBroker, count: int) -> str:
+    return f"Kafka node {broker.quorum.node_id}" if count > 1 else "Kafka"
 
 
 def run_up(cfg: RunConfig) -> int:

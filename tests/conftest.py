@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from footfall.cluster import LocalCluster
 from footfall.topics import ensure_topics
+from tests.support.local_cluster import start_cluster
 from tests.support.local_kafka import start_broker
 
 
@@ -23,6 +25,17 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A 3-node KRaft cluster (combined broker+controller nodes, 512 MB heap each) for one test,
+    which may kill and restart its nodes; every node is stopped afterwards. Heavy: use sparingly."""
+    cluster = start_cluster(tmp_path_factory.mktemp("kafka-cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture
