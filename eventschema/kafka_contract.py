@@ -157,6 +157,47 @@ def consumer_config(kafka: KafkaCluster, group_id: str) -> dict[str, Any]:
     }
 
 
+# Quarantined and dead-lettered records are whole events (personal data) kept for inspection and
+# replay: how long is the operator's choice (docs/privacy.md). Unprefixed topic -> its setting; the
+# default is the retention.ms of avro/topics.json.
+RETENTION_SETTINGS = {
+    "events_quarantine": "FOOTFALL_QUARANTINE_RETENTION_DAYS",
+    "events_dlq": "FOOTFALL_DLQ_RETENTION_DAYS",
+    "conversions_dlq": "FOOTFALL_DLQ_RETENTION_DAYS",
+}
+_DAY_MS = 86_400_000
+
+
+def retention_days(env: Mapping[str, str], name: str) -> int | None:
+    """A FOOTFALL_*_DAYS retention setting: None when unset or empty, else a whole number of days
+    of at least 1 (ValueError naming the variable)."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of days (at least 1), not {text!r}")
+    return int(text)
+
+
+def configured_topic_specs(prefix: str, env: Mapping[str, str]) -> tuple[TopicSpec, ...]:
+    """topic_specs with the retention settings of `env` applied (RETENTION_SETTINGS)."""
+    specs = []
+    for spec in topic_specs(prefix):
+        setting_name = RETENTION_SETTINGS.get(spec.name.removeprefix(prefix))
+        days = retention_days(env, setting_name) if setting_name else None
+        if days is not None:
+            spec = TopicSpec(
+                spec.name, spec.partitions, spec.config | {"retention.ms": str(days * _DAY_MS)}
+            )
+        specs.append(spec)
+    return tuple(specs)
+
+
+def retention_managed(spec: TopicSpec, prefix: str) -> bool:
+    """Whether a setting owns this topic's retention (applied to existing topics too)."""
+    return spec.name.removeprefix(prefix) in RETENTION_SETTINGS
+
+
 @cache
 def topic_specs(prefix: str = "") -> tuple[TopicSpec, ...]:
     """The topics to create (auto-creation is off on our brokers), from avro/topics.json."""

@@ -1,4 +1,4 @@
-"""`footfall up|down|status|query|user|topics`: the local runner's command line."""
+"""`footfall up|down|status|query|user|topics|privacy`: the local runner's command line."""
 
 import argparse
 import getpass
@@ -7,16 +7,17 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import httpx
 
 from eventschema.kafka_contract import DEFAULT_KAFKA_PORT
 from eventschema.read_key_file import local_read_key
-from footfall import runstate
+from footfall import privacy, runstate
 from footfall.broker import BrokerError, LocalBroker
 from footfall.children import health_ok
 from footfall.config import RunConfig
-from footfall.procs import wait_exit
+from footfall.procs import pid_alive, wait_exit
 
 NOT_RUNNING = 3  # LSB status code for "program is not running"
 
@@ -24,9 +25,16 @@ NOT_RUNNING = 3  # LSB status code for "program is not running"
 def cmd_up(args: argparse.Namespace) -> int:
     from footfall.supervisor import run_up
 
+    kafka, controller = args.kafka_port, args.controller_port
     cfg = replace(
-        RunConfig.from_env(args.kafka_port, args.controller_port), kafka_sasl=args.kafka_sasl
+        RunConfig.from_env(kafka[0], controller[0]),
+        kafka_sasl=args.kafka_sasl,
+        brokers=args.brokers,
+        ports=tuple(zip(kafka, controller, strict=False)) if len(kafka) > 1 else (),
     )
+    if len(kafka) > 1 and not len(kafka) == len(controller) == args.brokers:
+        print("footfall: give one port, or one per broker, to each port option", file=sys.stderr)
+        return 2
     try:
         return run_up(cfg)
     except (BrokerError, RuntimeError) as exc:
@@ -57,9 +65,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"data dir   {cfg.data_dir}")
     print(f"up         {f'running (pid {pid})' if pid else 'not running'}")
     state = runstate.read_state(cfg.data_dir) if pid else {}
-    bpid = LocalBroker(cfg.kafka_dir).pid()
-    where = state.get("bootstrap", cfg.bootstrap)
-    print(f"kafka      {f'running (pid {bpid})' if bpid else 'not running'}  {where}")
+    _print_brokers(cfg, state)
     for name, child in state.get("children", {}).items():
         health = "healthy" if health_ok(child["health"]) else "NOT healthy"
         print(
@@ -67,6 +73,19 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"restarts {child['restarts']}  log {child['log']}"
         )
     return 0 if pid is not None else NOT_RUNNING
+
+
+def _print_brokers(cfg: RunConfig, state: dict[str, Any]) -> None:
+    nodes = state.get("brokers")
+    if not nodes:  # not running: the single broker's pid file may still name a live JVM
+        bpid = LocalBroker(cfg.kafka_dir).pid()
+        where = state.get("bootstrap", cfg.bootstrap)
+        print(f"kafka      {f'running (pid {bpid})' if bpid else 'not running'}  {where}")
+        return
+    for node in nodes:
+        pid = node["pid"]
+        running = f"running (pid {pid})" if pid and pid_alive(pid) else "not running"
+        print(f"{node['name']:<10} {running}  {node['bootstrap']}  restarts {node['restarts']}")
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -142,7 +161,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
     cfg = RunConfig.from_env()
     bootstrap, prefix = cfg.topics_bootstrap, cfg.topic_prefix
     try:
-        names = ensure_topics(bootstrap, prefix, timeout=args.timeout)
+        names = ensure_topics(
+            bootstrap, prefix, timeout=args.timeout, replication=args.replication_factor
+        )
     except Exception as exc:  # the admin client raises several types; all mean "not done"
         print(f"footfall: creating topics on {bootstrap} failed: {exc}", file=sys.stderr)
         return 1
@@ -150,12 +171,27 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ports(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port or a list of ports: {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="footfall", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run Kafka, the API and the sink in the foreground")
-    up.add_argument("--kafka-port", type=int, default=DEFAULT_KAFKA_PORT)
-    up.add_argument("--controller-port", type=int, default=9093)
+    ports = "a port, or one per broker (comma-separated)"
+    up.add_argument("--kafka-port", type=_ports, default=[DEFAULT_KAFKA_PORT], help=ports)
+    up.add_argument("--controller-port", type=_ports, default=[9093], help=ports)
+    up.add_argument(
+        "--brokers",
+        type=int,
+        choices=[1, 3],
+        default=1,
+        help="3: a local cluster, topics replicated 3 times with min.insync.replicas=2",
+    )
     up.add_argument("--kafka-sasl", action="store_true", help="Kafka with SCRAM logins and ACLs")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="stop a running `up` and wait for it to exit")
@@ -179,7 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     user.set_defaults(func=cmd_user)
     topics = sub.add_parser("topics", help="create the topics on FOOTFALL_KAFKA_BOOTSTRAP")
     topics.add_argument("--timeout", type=float, default=60.0)
+    topics.add_argument(
+        "--replication-factor",
+        type=int,
+        default=1,
+        help="copies of each partition; above 1 also min.insync.replicas=2 (a cluster: 3)",
+    )
     topics.set_defaults(func=cmd_topics)
+    privacy.add_commands(sub)
     return parser
 
 

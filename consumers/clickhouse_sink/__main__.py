@@ -26,6 +26,7 @@ def main() -> None:
     client = connect(config.clickhouse_dsn, config.database)
     applied = migrations.apply(client, config.migrations_dir)
     log.info("migrations applied now: %s", applied or "none")
+    log.info("events TTL: %s", migrations.apply_events_ttl(client, config.events_ttl_days))
     dead_letters = DeadLetters(config.kafka, config.topics.dead_letter, config.dead_letter_timeout)
     loop = sink_runtime(config, EventWriter(client), dead_letters)
     readers = ReaderPool([

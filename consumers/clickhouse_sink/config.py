@@ -10,7 +10,13 @@ from starlette.config import Config
 
 from eventschema import paths
 from eventschema.env_settings import setting
-from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, KafkaCluster, Topics, security_config
+from eventschema.kafka_contract import (
+    DEFAULT_BOOTSTRAP,
+    KafkaCluster,
+    Topics,
+    retention_days,
+    security_config,
+)
 from eventschema.read_access import AllowedHosts, ReadKeys
 from eventschema.readonly_sql import QueryLimits
 
@@ -41,6 +47,9 @@ class SinkConfig:
     query_limits: QueryLimits = QueryLimits()  # FOOTFALL_QUERY_MAX_*
     # FOOTFALL_KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings, as librdkafka settings.
     kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # FOOTFALL_EVENTS_TTL_DAYS: events older than this (by `timestamp`) are deleted; None keeps
+    # them forever. Applied to the table at every start (migrations.apply_events_ttl).
+    events_ttl_days: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "SinkConfig":
@@ -70,6 +79,7 @@ class SinkConfig:
             query_limits=QueryLimits.from_env(env),
             kafka_security=security_config(env),
             query_concurrency=max(1, setting(c, "FOOTFALL_QUERY_CONCURRENCY", int, 4)),
+            events_ttl_days=retention_days(env, "FOOTFALL_EVENTS_TTL_DAYS"),
         )
 
     @property

@@ -73,3 +73,42 @@ def apply(client: Client, folder: Path) -> list[int]:
         log.info("applied migration %04d_%s", migration.version, migration.name)
         applied.append(migration.version)
     return applied
+
+
+# Retention (FOOTFALL_EVENTS_TTL_DAYS) is a setting, not a versioned migration: it is compared
+# with the table at every start, so changing or unsetting it takes effect. On the event time the
+# reports use; ClickHouse deletes expired rows in its merges (OPTIMIZE ... FINAL forces one).
+_TTL = re.compile(r" TTL (.+?)(?: SETTINGS |$)")
+
+
+def events_ttl_expression(days: int) -> str:
+    # As ClickHouse prints it back in system.tables.engine_full, so a rerun finds it unchanged.
+    return f"toDateTime(timestamp) + toIntervalDay({days})"
+
+
+def apply_events_ttl(client: Client, days: int | None) -> str:
+    """Make the events table's TTL `days` (None: none); returns what it did, for the log.
+    On a cluster the TTL belongs to the local tables under the Distributed `events`."""
+    table, on_cluster = "events", ""
+    if _engine(client, "events_local") is not None:
+        table, on_cluster = "events_local", " ON CLUSTER '{cluster}'"
+    engine = _engine(client, table) or ""
+    match = _TTL.search(engine)
+    current = match.group(1) if match else None
+    wanted = events_ttl_expression(days) if days is not None else None
+    if current == wanted:
+        return f"unchanged ({wanted or 'none: events are kept'})"
+    if wanted is None:
+        client.command(f"ALTER TABLE {table}{on_cluster} REMOVE TTL")
+        return f"removed ({current}): events are kept"
+    client.command(f"ALTER TABLE {table}{on_cluster} MODIFY TTL {wanted}")
+    return f"set to {wanted} (was {current or 'none'})"
+
+
+def _engine(client: Client, table: str) -> str | None:
+    rows = client.query(
+        "SELECT engine_full FROM system.tables"
+        " WHERE database = currentDatabase() AND name = {t:String}",
+        parameters={"t": table},
+    ).result_rows
+    return str(rows[0][0]) if rows else None
