@@ -30,3 +30,20 @@ def test_status_without_an_uploader_is_not_configured() -> None:
     assert conversions_status(f"http://127.0.0.1:{port}") == {
         "configured": False, "status": "not configured", "platforms": []
     }  # fmt: skip
+
+
+def test_status_shows_the_ledgers_totals_which_survive_restarts() -> None:
+    """The uploader exports what its ledger counted (metrics.LedgerTotals); the panel must show
+    those totals, not only the process counters that start again at 0 after a restart."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from consumers.conversions.metrics import LedgerTotals
+    from footfall_analytics.server.conversions import summarize
+
+    registry = CollectorRegistry()
+    counts = {("meta", "uploaded"): 16, ("meta", "dead_lettered"): 2, ("meta", "duplicate"): 1}
+    registry.register(LedgerTotals(["meta"], lambda: counts))
+    [meta] = summarize(generate_latest(registry).decode())
+    assert meta["platform"] == "meta"
+    assert meta["totals"] == {"uploaded": 16, "duplicate": 1, "dead_lettered": 2}
+    assert meta["uploaded"] == 0  # no process counter in this exposition

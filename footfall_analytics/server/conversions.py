@@ -28,7 +28,9 @@ def conversions_status(url: str = DEFAULT_CONVERSIONS_URL) -> dict[str, Any]:
 
 
 def summarize(exposition: str) -> list[dict[str, Any]]:
-    """Per platform: counters summed over their other labels, the breaker, oldest pending age."""
+    """Per platform: counters summed over their other labels (since the uploader started), the
+    ledger's totals (`totals`: since the first upload, unaffected by restarts), the breaker and
+    the oldest pending age."""
     platforms: dict[str, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
     for family in text_string_to_metric_families(exposition):
         name = family.name.removeprefix(PREFIX)
@@ -43,6 +45,8 @@ def summarize(exposition: str) -> list[dict[str, Any]]:
                     reasons = entry.setdefault("dead_letter_reasons", {})
                     reason = sample.labels.get("reason", "")
                     reasons[reason] = reasons.get(reason, 0) + int(sample.value)
+            elif name == "ledger_orders":  # totals since the ledger began: survive restarts
+                entry.setdefault("totals", {})[sample.labels.get("outcome", "")] = int(sample.value)
             elif name == "breaker_state":
                 entry["breaker"] = BREAKER.get(sample.value, str(sample.value))
             elif name == "oldest_pending_seconds":

@@ -411,9 +411,14 @@ async function topTables(view) {
 async function conversions() {
   const body = await api('conversions/status', new URLSearchParams());
   if (!body.configured) { status('conversions-status', 'not configured'); return; }
-  status('conversions-status', body.platforms.map((p) =>
-    `${p.platform}: ${p.seen} seen, ${p.uploaded} uploaded, ${p.duplicates} duplicates, ` +
-    `${p.dead_lettered} dead-lettered, breaker ${p.breaker ?? '?'}`).join(' · ') || 'running');
+  // The ledger's totals survive uploader restarts; the process counters restart at 0.
+  status('conversions-status', body.platforms.map((p) => {
+    const t = p.totals;
+    const all = t ? `${t.uploaded} uploaded, ${t.duplicate} duplicates, ` +
+      `${t.dead_lettered} dead-lettered in all; since its start ` : '';
+    return `${p.platform}: ${all}${p.seen} seen, ${p.uploaded} uploaded, ` +
+      `${p.duplicates} duplicates, ${p.dead_lettered} dead-lettered, breaker ${p.breaker ?? '?'}`;
+  }).join(' · ') || 'running');
 }
 
 async function suggestions() {
