@@ -79,7 +79,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Test
     writer.close()
 
 
-def get(http: TestClient, path: str, status: int = 200, **params: Any) -> dict[str, Any]:
+def get(http: TestClient, path: str, status: int = 200, /, **params: Any) -> dict[str, Any]:
     response = http.get(path, params=params)
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
@@ -168,7 +168,7 @@ def test_utm_values_compare_ignoring_case_everywhere(
     # The Spring_Sale touch credits its order to spring_sale (not to '(none)').
     only = (Filter("properties.revenue", "gt", 40.4), Filter("properties.revenue", "lt", 40.6))
     for dimension in ("campaign", "source"):
-        params = AttributionParams(PERIOD, dimension=dimension, filters=only)  # type: ignore[arg-type]
+        params = AttributionParams(PERIOD, dimension=dimension, filters=only)
         credited = [(r.value, r.conversions, r.revenue) for r in attribution(client, params)]
         assert credited == [("spring_sale" if dimension == "campaign" else "facebook", 1.0, 40.5)]
     breakdown = get(http, "/api/funnel", steps="$any,Order Completed", breakdown="utm_source",

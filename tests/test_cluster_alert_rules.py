@@ -4,7 +4,7 @@ would make an alert silently never fire), and docs/operations.md explains every 
 import re
 from pathlib import Path
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML, via uvicorn[standard]
 from prometheus_client import REGISTRY as API_REGISTRY
 from prometheus_client import CollectorRegistry
 

@@ -103,8 +103,8 @@ def test_reports_agree_on_the_cluster_schema(clients: tuple[Client, Client]) -> 
     sessions = SessionParams(period=ALL)
     assert channels(cluster, sessions) == channels(single, sessions)
     for model in ("first", "last", "linear"):
-        params = AttributionParams(period=ALL, model=model, dimension="channel")
-        assert attribution(cluster, params) == attribution(single, params), model
+        by_channel = AttributionParams(period=ALL, model=model, dimension="channel")
+        assert attribution(cluster, by_channel) == attribution(single, by_channel), model
     weekly = RetentionParams(period=ALL, weeks=4, as_of=START + timedelta(weeks=30))
     assert retention(cluster, weekly) == retention(single, weekly)
     assert identity_conflicts(cluster) == identity_conflicts(single)

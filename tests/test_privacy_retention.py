@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource  # not re-exported for the type checker
 
 from consumers.clickhouse_sink import migrations
 from consumers.clickhouse_sink.config import REPO_ROOT, SinkConfig

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource  # not re-exported for the type checker
 
 from footfall.paths import repo_root
 from footfall.procs import pid_alive

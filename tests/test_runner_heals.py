@@ -75,7 +75,11 @@ def test_main_job_restarts_every_kind_of_process_and_loses_nothing(
             print(f"recovered from SIGKILL of {name} in {recovered[name]:.1f}s", flush=True)
             # The load goes on between kills; the next kill finds a settled stack.
             mark = time.monotonic()
-            wait_until(lambda m=mark: load.log.count(200, after=m) >= 5, "load stalled", 120)
+
+            def flowing(after: float = mark) -> bool:
+                return load.log.count(200, after=after) >= 5
+
+            wait_until(flowing, "load stalled", 120)
         assert job.proc is not None and job.proc.poll() is None, "the main job exited"
         log = load.finish()
 
