@@ -35,10 +35,17 @@ class Topics:
     events: str
     quarantine: str
     dead_letter: str
+    # Erasure requests (eventschema/suppressions.py): compacted, read whole by sink and uploader.
+    suppressions: str = "privacy_suppressions"
 
     @classmethod
     def for_prefix(cls, prefix: str) -> "Topics":
-        return cls(f"{prefix}events", f"{prefix}events_quarantine", f"{prefix}events_dlq")
+        return cls(
+            f"{prefix}events",
+            f"{prefix}events_quarantine",
+            f"{prefix}events_dlq",
+            f"{prefix}privacy_suppressions",
+        )
 
 
 class KafkaSecurityError(ValueError):

@@ -46,9 +46,20 @@ def api_acls(user: str, topics: Topics) -> list[AclBinding]:
     return acls
 
 
-def sink_acls(user: str, topics: Topics, group: str) -> list[AclBinding]:
-    """Read events in `group` (READ implies DESCRIBE); write dead letters idempotently."""
+def _suppressions(user: str, topics: Topics) -> list[AclBinding]:
+    """Read the erasure list (privacy_suppressions) through throwaway suppressions-reader-*."""
+    prefixed = ResourcePatternType.PREFIXED
     return [
+        _allow(user, ResourceType.TOPIC, topics.suppressions, AclOperation.READ),
+        _allow(user, ResourceType.GROUP, "suppressions-reader-", AclOperation.READ, prefixed),
+    ]
+
+
+def sink_acls(user: str, topics: Topics, group: str) -> list[AclBinding]:
+    """Read events in `group` (READ implies DESCRIBE); write dead letters idempotently; read the
+    erasure list and write to it (POST /privacy/delete)."""
+    return _suppressions(user, topics) + [
+        _allow(user, ResourceType.TOPIC, topics.suppressions, AclOperation.WRITE),
         _allow(user, ResourceType.TOPIC, topics.events, AclOperation.READ),
         _allow(user, ResourceType.GROUP, group, AclOperation.READ),
         _allow(user, ResourceType.TOPIC, topics.dead_letter, AclOperation.WRITE),
@@ -62,9 +73,9 @@ def uploader_acls(
 ) -> list[AclBinding]:
     """The conversions uploader: read events in its groups (`group`, `group`-replay), see the
     sink group's commits, read and write its ledger (read through throwaway groups
-    ledger-reader-*), write its dead letters."""
+    ledger-reader-*), write its dead letters, read the erasure list."""
     prefixed = ResourcePatternType.PREFIXED
-    return [
+    return _suppressions(user, topics) + [
         _allow(user, ResourceType.TOPIC, topics.events, AclOperation.READ),
         _allow(user, ResourceType.GROUP, group, AclOperation.READ, prefixed),
         _allow(user, ResourceType.GROUP, sink_group, AclOperation.DESCRIBE),

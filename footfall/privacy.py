@@ -1,9 +1,8 @@
 """`footfall privacy export`: every stored event of one person, as JSON lines (GDPR Art. 15).
 
-A person is who the reports count as one (events_resolved, deploy/clickhouse/migrations 0003):
-a user id with every anonymous id whose identity_map entry names it (the earliest link of an
-anonymous id wins, so a shared device never merges two users), or an anonymous id linked to no
-user. An event is the person's when its own valid user id is theirs, or when it has no valid
+A person is who the reports count as one (eventschema.person, shared with `privacy delete`):
+a user id with every anonymous id whose identity_map entry names it, or an anonymous id linked
+to no user. An event is the person's when its own valid user id is theirs, or when it has no valid
 user id and its anonymous id is theirs. Reads go through the sink's /query (only the sink may
 open chDB) with the operator's read key; ids travel as bound parameters, never as SQL text.
 """
@@ -14,12 +13,13 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
+from eventschema import person
+from eventschema.person import Person
 from eventschema.read_key_file import local_read_key
 from footfall.config import RunConfig
 
@@ -45,20 +45,6 @@ class PrivacyError(RuntimeError):
     """The request cannot be answered (a placeholder id, the sink refused)."""
 
 
-@dataclass(frozen=True)
-class Person:
-    """A user id with its linked anonymous ids, or one anonymous id linked to no user."""
-
-    user_id: str | None
-    anonymous_ids: tuple[str, ...]
-
-    def describe(self) -> str:
-        anons = ", ".join(self.anonymous_ids) or "none"
-        if self.user_id is None:
-            return f"anonymous id {self.anonymous_ids[0]} (linked to no user id)"
-        return f"user id {self.user_id} (linked anonymous ids: {anons})"
-
-
 class Store:
     """The few reads the export makes, through the sink's /query."""
 
@@ -70,25 +56,11 @@ class Store:
         return [orjson.loads(line) for line in body.split(b"\n") if line]
 
     def resolve(self, user_id: str | None, anonymous_id: str | None) -> Person:
-        """The person of a user id or an anonymous id, by the identity tables."""
-        given = user_id if user_id is not None else anonymous_id
-        valid = self.rows("SELECT footfall_valid_id({id:String}) AS ok", id=given)
-        if not valid[0]["ok"]:
-            raise PrivacyError(f"{given!r} is a placeholder id, which never identifies a person")
-        if user_id is None:
-            mapped = self.rows(
-                "SELECT user_id FROM identity_map WHERE anonymous_id = {anon:String}",
-                anon=anonymous_id,
-            )
-            if not mapped:
-                return Person(None, (str(anonymous_id),))
-            user_id = str(mapped[0]["user_id"])
-        anons = self.rows(
-            "SELECT anonymous_id FROM identity_map WHERE user_id = {user:String}"
-            " ORDER BY anonymous_id",
-            user=user_id,
-        )
-        return Person(user_id, tuple(str(row["anonymous_id"]) for row in anons))
+        """The person of a user id or an anonymous id (eventschema.person, the one definition)."""
+        try:
+            return person.resolve(self.rows, user_id, anonymous_id)
+        except person.PlaceholderId as exc:
+            raise PrivacyError(str(exc)) from None
 
     def columns(self) -> list[str]:
         names = [str(row["name"]) for row in self.rows(_COLUMNS)]
@@ -179,8 +151,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """`footfall privacy export` on the CLI's subcommands."""
-    privacy = sub.add_parser("privacy", help="a person's stored data (export)")
+    """`footfall privacy export|delete` on the CLI's subcommands."""
+    from footfall import privacy_delete  # it builds on this module
+
+    privacy = sub.add_parser("privacy", help="a person's stored data (export, delete)")
     actions = privacy.add_subparsers(dest="action", required=True)
     export = actions.add_parser(
         "export", help="every stored event of a person and their linked ids, as JSON lines"
@@ -191,3 +165,4 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     export.add_argument("--out", help="write to this file (created mode 0600); default stdout")
     export.add_argument("--timeout", type=float, default=60.0, help="seconds per query")
     export.set_defaults(func=cmd_export)
+    privacy_delete.add_command(actions)

@@ -74,6 +74,7 @@ def test_ensure_topics_creates_the_contract_topics_and_is_idempotent(kafka_boots
         f"{prefix}events",
         f"{prefix}events_dlq",
         f"{prefix}events_quarantine",
+        f"{prefix}privacy_suppressions",
     ]
     assert partition_counts(kafka_bootstrap, list(expected)) == expected
 

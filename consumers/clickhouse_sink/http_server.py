@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from consumers.clickhouse_sink import metrics
+from consumers.clickhouse_sink.erasure_http import MAX_BODY_BYTES, ErasureEndpoint
 from consumers.clickhouse_sink.query_service import Busy, QueryService, ReaderPool, query_parameters
 from consumers.runtime.status_http import status_page
 from eventschema.read_access import AllowedHosts, ReadKeys, presented_key
@@ -119,9 +120,11 @@ def serve(
     socket_timeout: float = SOCKET_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
     request_deadline: float = REQUEST_DEADLINE,
+    erasure: ErasureEndpoint | None = None,
 ) -> ThreadingHTTPServer:
     """Start the server on a daemon thread and return it (call .shutdown() to stop)."""
     attrs = {
+        "erasure": erasure,
         "queries": queries,
         "healthy": staticmethod(healthy),
         "keys": keys,
@@ -143,6 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
     hosts: AllowedHosts
     timeout = SOCKET_TIMEOUT
     request_deadline = REQUEST_DEADLINE
+    erasure: ErasureEndpoint | None = None
     server: _Server
 
     def setup(self) -> None:
@@ -161,6 +165,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
+        if url.path == "/privacy/delete" and self.erasure is not None:
+            self._erase(self.erasure)
+            return
         if url.path != "/query":
             self._send(404, b"not found\n", "text/plain")
             return
@@ -194,6 +201,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         log.debug("query took %.3fs", time.monotonic() - started)
         self._send(200, body, "application/octet-stream")
+
+    def _erase(self, erasure: ErasureEndpoint) -> None:
+        """POST /privacy/delete (erasure_http.py): its own key, the same Host allow-list."""
+        if not self.hosts.allows(self.headers.get("Host")):
+            self._json(403, "host_not_allowed", "this Host is not in FOOTFALL_ALLOWED_HOSTS")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length <= 0 or length > MAX_BODY_BYTES:
+            self._json(400, "bad_request", f"need a JSON body of at most {MAX_BODY_BYTES} bytes")
+            return
+        body = self.rfile.read(length)
+        self.server.deadlines.done(self.connection)
+        status, answer = erasure.handle(self.headers.get("Authorization"), body)
+        self._send(status, orjson.dumps(answer), "application/json")
 
     def _allowed(self) -> bool:
         """Host allowed and a read key presented; else answer (403 / 401) and return False."""

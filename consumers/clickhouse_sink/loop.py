@@ -22,6 +22,7 @@ from consumers.clickhouse_sink import metrics
 from consumers.clickhouse_sink.batches import BatchWriter
 from consumers.clickhouse_sink.config import SinkConfig
 from consumers.clickhouse_sink.dead_letters import DeadLetters
+from consumers.clickhouse_sink.erasure import Erasure
 from consumers.clickhouse_sink.partitions import Batch, PartitionState
 from consumers.clickhouse_sink.writer import EventWriter
 from consumers.runtime.backoff import jitter
@@ -41,7 +42,12 @@ def backoff(attempt: int) -> float:
     return jitter(0.5, 30.0, attempt, floor=0.05)
 
 
-def sink_runtime(config: SinkConfig, writer: EventWriter, dead_letters: DeadLetters) -> Runtime:
+def sink_runtime(
+    config: SinkConfig,
+    writer: EventWriter,
+    dead_letters: DeadLetters,
+    erasure: Erasure | None = None,
+) -> Runtime:
     """The events topic in the sink's group (static membership when configured: with chDB a
     restart must not hand partitions to nobody), handled by a SinkHandler."""
     source = Subscribed(
@@ -51,7 +57,7 @@ def sink_runtime(config: SinkConfig, writer: EventWriter, dead_letters: DeadLett
         {"queued.max.messages.kbytes": FETCH_QUEUE_KBYTES},
     )
     consumer = source.consumer(config.kafka)
-    handler = SinkHandler(config, BatchWriter(writer, dead_letters), consumer)
+    handler = SinkHandler(config, BatchWriter(writer, dead_letters), consumer, erasure)
     committer = Committer(consumer, config.commit_interval, on_result=_count_commit)
     return Runtime(source, consumer, handler, committer, min(config.batch_size, 5_000))
 
@@ -61,16 +67,24 @@ def _count_commit(ok: bool) -> None:
 
 
 class SinkHandler:
-    def __init__(self, config: SinkConfig, batches: BatchWriter, consumer: Consumer) -> None:
+    def __init__(
+        self,
+        config: SinkConfig,
+        batches: BatchWriter,
+        consumer: Consumer,
+        erasure: Erasure | None = None,
+    ) -> None:
         self.config = config
         self.batches = batches
         self.consumer = consumer
+        self.erasure = erasure  # erasure requests: applied here, between inserts (erasure.py)
         self.parts: dict[Key, PartitionState] = {}
 
     # -- records -------------------------------------------------------------------------------
 
     def before_poll(self) -> None:
-        return
+        if self.erasure is not None:
+            self.erasure.step(self.parts.values())
 
     def backlogged(self) -> bool:
         return False  # a full batch is flushed at once; a failing one pauses its partition
@@ -98,6 +112,8 @@ class SinkHandler:
         payload = message.value() or b""
         fingerprint = self.batches.known(payload)
         if fingerprint is not None:
+            if self.erasure is not None and self.erasure.suppressed(payload):
+                return True  # a suppressed person's: covered by the batch's range, not stored
             state.batch.records.append(message)
             state.batch.fingerprints.append(fingerprint)
             return True

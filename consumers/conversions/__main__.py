@@ -29,6 +29,7 @@ from consumers.conversions.sources import (
     UploaderSource,
 )
 from consumers.conversions.worker import Worker
+from consumers.runtime.suppressions import SuppressionReader, SuppressionsUnavailable
 
 log = logging.getLogger("consumers.conversions")
 STALL_SECONDS = 60.0
@@ -71,7 +72,19 @@ def build(config: ConversionsConfig, chosen: Chosen) -> Worker:
         Resolver(querier, timedelta(days=config.click_window_days), config.identity_entries),
         SinkWatch(config.kafka, config.sink_group, config.topics.events),
         periods,
+        _suppressions(config),
     )
+
+
+def _suppressions(config: ConversionsConfig) -> SuppressionReader:
+    """The erasure list, whole, before the first purchase (a purchase of an erased person is
+    never uploaded); refreshed before each poll."""
+    reader = SuppressionReader(config.kafka, config.topics.suppressions)
+    try:
+        reader.load()
+    except SuppressionsUnavailable as error:
+        raise ValueError(f"{error} (create it: footfall topics)") from None
+    return reader
 
 
 def _chosen(args: argparse.Namespace) -> Chosen:

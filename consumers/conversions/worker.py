@@ -12,7 +12,7 @@ and the ledger makes the re-read harmless. Too many unfinished records pause the
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from consumers.conversions.uploader import PlatformUploader
 from consumers.runtime.commits import Committer
 from consumers.runtime.handler import Key
 from consumers.runtime.loop import Runtime
+from consumers.runtime.suppressions import SuppressionReader
 from eventschema import DecodeError, EventCodec
 from eventschema.entry import KAFKA
 from eventschema.sink_query import SinkQueryError
@@ -56,6 +57,7 @@ class Worker:
         resolver: Resolver,
         watch: SinkWatch,
         periods: dict[str, Period] | None = None,
+        suppressions: SuppressionReader | None = None,
     ) -> None:
         http = httpx.Client(timeout=config.request_timeout)
         self.results = Results(dead_letters, ledger)
@@ -65,7 +67,8 @@ class Worker:
         metrics.export_totals(list(self.uploaders), lambda: dict(ledger.totals))
         consumer = source.consumer(config.kafka)
         handler = ConversionsHandler(config, source, self.uploaders, ledger, self.results,
-                                     resolver, watch, http, periods or {})  # fmt: skip
+                                     resolver, watch, http, periods or {},
+                                     suppressions=suppressions)  # fmt: skip
         # Dry runs leave no trace; a replay reads the DLQ from the start each time.
         committing = source.commits and not config.dry_run
         committer = Committer(consumer, config.commit_interval, enabled=committing)
@@ -93,6 +96,7 @@ class ConversionsHandler:
     http: httpx.Client
     periods: dict[str, Period]  # platform -> the purchases this run sends (periods.py)
     codec: EventCodec = field(default_factory=EventCodec)
+    suppressions: SuppressionReader | None = None  # erased persons: never uploaded
     items: dict[int, dict[int, Item]] = field(default_factory=dict)  # partition -> offset -> item
     last_seen: dict[int, int] = field(default_factory=dict)
     _ends: dict[int, int] | None = field(default=None, init=False)  # events' ends, per poll
@@ -102,6 +106,8 @@ class ConversionsHandler:
     def before_poll(self) -> None:
         self.ledger.refresh()
         self._ends = None
+        if self.suppressions is not None and self.suppressions.refresh():
+            self._erase_pending()
 
     def backlogged(self) -> bool:
         return sum(len(items) for items in self.items.values()) >= self.config.max_pending
@@ -126,6 +132,8 @@ class ConversionsHandler:
         if not self._trusted(record):
             return
         tasks = self._tasks(wanted, conversion)
+        if self._erased(conversion):
+            self._skip_erased(tasks.values())
         item = Item(message, partition, offset, conversion, time.monotonic(), self._event_ends(),
                     tasks)  # fmt: skip
         if not item.done:
@@ -197,6 +205,8 @@ class ConversionsHandler:
         self._build(item, match, now)
 
     def _build(self, item: Item, match: Match, now: float) -> None:
+        if self._erased(item.conversion, match.person_user_ids):
+            self._skip_erased(item.tasks.values())
         moment = datetime.now(UTC)
         for task in item.tasks.values():
             if task.done:
@@ -208,6 +218,29 @@ class ConversionsHandler:
                 self.results.skipped(task, built.skip)
             else:
                 self.results.dead(item, task, built.dead, built.detail)
+
+    # -- erasure (eventschema/suppressions.py) --------------------------------------------------
+
+    def _erased(self, conversion: Conversion, person_user_ids: list[str] | None = None) -> bool:
+        """Whether the purchase is of a suppressed person (by its own ids, or the user ids its
+        resolution found)."""
+        if self.suppressions is None:
+            return False
+        erased = self.suppressions.list
+        if erased.covers(conversion.user_id, conversion.anonymous_id):
+            return True
+        return any(user in erased.users for user in person_user_ids or ())
+
+    def _skip_erased(self, tasks: Iterable[Task]) -> None:
+        for task in tasks:
+            if not task.done:
+                self.results.skipped(task, "erased")
+
+    def _erase_pending(self) -> None:
+        """A new request: purchases read but not uploaded yet are never sent."""
+        for item in self._items():
+            if not item.done and self._erased(item.conversion):
+                self._skip_erased(item.tasks.values())
 
     def _forget_done(self) -> None:
         oldest: float | None = None
