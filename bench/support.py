@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 WRITE_KEY = "bench-write-key"
 PREFIX = "bench_"
 READ_KEY = "bench-read-key"
-DURATION = int(os.environ.get("BENCH_SECONDS", "20"))
+DURATION = int(os.environ.get("BENCH_SECONDS", "15"))
 CONNECTIONS = 64  # enough concurrent clients that neither side is bound by round-trip latency
 
 
@@ -48,6 +48,17 @@ def rss_mb(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid` and its live descendants (the API's worker processes)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            for child in (task / "children").read_text().split():
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                    total += tree_cpu_seconds(int(child))
+    return total
 
 
 class Procs:
@@ -154,11 +165,22 @@ async def paced_load(api_url: str, rate: int, seconds: int) -> dict[str, float]:
     return acked
 
 
+def tree_rss_mb(pid: int) -> float:
+    """RSS of `pid` and its live descendants (the API's worker processes), summed."""
+    total = rss_mb(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            for child in (task / "children").read_text().split():
+                with contextlib.suppress(FileNotFoundError):
+                    total += tree_rss_mb(int(child))
+    return total
+
+
 def sample_rss(pids: dict[str, int], stop: threading.Event, peaks: dict[str, float]) -> None:
     while not stop.is_set():
         for name, pid in pids.items():
             with contextlib.suppress(FileNotFoundError):
-                peaks[name] = max(peaks.get(name, 0.0), rss_mb(pid))
+                peaks[name] = max(peaks.get(name, 0.0), tree_rss_mb(pid))
         time.sleep(0.5)
 
 

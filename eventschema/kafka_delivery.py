@@ -10,13 +10,15 @@ synchronous round trip the SDK, the dead-letter writers and the conversions ledg
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 
-@dataclass(frozen=True)
-class OutgoingMessage:
+class OutgoingMessage(NamedTuple):
+    """One message to produce. A named tuple, not a dataclass: the API makes one per event, and
+    a tuple is built several times faster than a frozen dataclass."""
+
     topic: str
     key: bytes | None
     value: bytes | None

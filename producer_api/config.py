@@ -16,6 +16,7 @@ from eventschema.http_serving import HttpLimits
 from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, KafkaCluster, Topics, security_config
 from producer_api.clientip import IPNetwork, parse_networks
 from producer_api.ratelimit import Rate
+from producer_api.workers import cores
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,8 @@ class Settings:
     http: HttpLimits = HttpLimits()
     # FOOTFALL_KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings, as librdkafka settings.
     kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # API processes of `python -m producer_api` (producer_api.workers); from_env: one per core.
+    workers: int = 1
 
     @property
     def kafka(self) -> KafkaCluster:
@@ -93,7 +96,16 @@ class Settings:
             max_csv_bytes=env("FOOTFALL_API_MAX_CSV_BYTES", cast=int, default=1024**3),
             http=HttpLimits.from_env(environ),
             kafka_security=security_config(environ),
+            workers=env("FOOTFALL_API_WORKERS", cast=positive, default=str(cores())),
         )
+
+
+def positive(text: str) -> int:
+    """The cast of FOOTFALL_API_WORKERS: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{text!r} is below 1")
+    return value
 
 
 def integer(text: str) -> int | None:

@@ -120,10 +120,16 @@ def _with_shared(raw: Any, shared: dict[str, Any], client_ip: str | None) -> Any
 
 def event_messages(events: Sequence[Event], codec: EventCodec, topic: str) -> list[OutgoingMessage]:
     label = codec.writer.label
-    return [
-        OutgoingMessage(topic, event.key, codec.encode(event.to_record()), event.headers(label))
-        for event in events
-    ]
+    # Events of one request mostly share their name and type: build their headers once.
+    headers: dict[tuple[str | None, str], list[tuple[str, bytes]]] = {}
+    out = []
+    for event in events:
+        shape = (event.event, event.type)  # what Event.headers reads
+        found = headers.get(shape)
+        if found is None:
+            found = headers[shape] = event.headers(label)
+        out.append(OutgoingMessage(topic, event.key, codec.encode_event(event), found))
+    return out
 
 
 def quarantine_messages(

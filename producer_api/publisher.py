@@ -1,12 +1,11 @@
 """Produce to Kafka and wait until the broker acknowledged every message of a request.
 
-One long-lived idempotent producer per process, polled by a thread. A request produces its
-messages and awaits one future that the delivery callbacks resolve when the last report
-arrives, so the event loop never blocks and never calls flush().
+One long-lived idempotent producer per process, polled on the event loop (Publisher). A request
+produces its messages and awaits one future that the delivery callbacks resolve when the last
+report arrives, so the event loop never blocks and never calls flush().
 """
 
 import asyncio
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,7 +39,8 @@ class _Acknowledgements:
     event loop when the last report of a request arrived."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, expected: int) -> None:
-        self.future: asyncio.Future[list[str]] = loop.create_future()
+        # The report errors, or None when the wait timed out.
+        self.future: asyncio.Future[list[str] | None] = loop.create_future()
         self._loop = loop
         self._counts = Acknowledgements(expected, self._settled)
         self.on_delivery = self._counts.on_delivery
@@ -55,41 +55,72 @@ class _Acknowledgements:
         if not self.future.done():
             self.future.set_result(self._counts.errors)
 
+    def expire(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
 
 class Publisher:
+    """The process's producer. Its delivery reports are served on the event loop (a timer
+    calls poll(0): every millisecond while messages are in flight, every 100 ms when idle), so
+    the callbacks run on the loop's thread: no second Python thread fights it for the GIL."""
+
+    BUSY_SECONDS, IDLE_SECONDS = 0.001, 0.1
+
     def __init__(self, config: dict[str, Any], delivery_timeout_seconds: float) -> None:
         self._producer = Producer(config)
         self._timeout = delivery_timeout_seconds + 1.0
         self._running = True
-        self._poller = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
-        self._poller.start()
+        self._in_flight = 0
+        self._timer: asyncio.TimerHandle | None = None
 
-    def _poll_loop(self) -> None:
-        while self._running:
-            self._producer.poll(0.1)
+    def _serve_reports(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        if not self._running:
+            return
+        self._producer.poll(0)
+        delay = self.BUSY_SECONDS if self._in_flight else self.IDLE_SECONDS
+        self._timer = loop.call_later(delay, self._serve_reports, loop)
+
+    def _start_serving(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is None or self._timer.when() - loop.time() > self.BUSY_SECONDS:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_later(self.BUSY_SECONDS, self._serve_reports, loop)
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
             return
-        acks = _Acknowledgements(asyncio.get_running_loop(), len(messages))
+        loop = asyncio.get_running_loop()
+        acks = _Acknowledgements(loop, len(messages))
+        produce, on_delivery = self._producer.produce, acks.on_delivery
         for index, message in enumerate(messages):
+            headers = message.headers
             try:
-                self._producer.produce(
+                produce(
                     message.topic,
                     value=message.value,
                     key=message.key,
-                    headers=list(message.headers),
-                    on_delivery=acks.on_delivery,
+                    headers=headers if isinstance(headers, list) else list(headers),
+                    on_delivery=on_delivery,
                 )
             except (BufferError, KafkaException) as error:
                 KAFKA_DELIVERY_FAILURES.labels(reason=type(error).__name__).inc()
                 acks.cancel_unsent(len(messages) - index)
                 break
+        # A timer instead of wait_for(shield(...)): one handle per request, not two futures
+        # and a task; a cancelled request (client gone) leaves the reports to settle alone.
+        timer = loop.call_later(self._timeout, acks.expire)
+        self._in_flight += 1
+        self._start_serving(loop)
         try:
-            errors = await asyncio.wait_for(asyncio.shield(acks.future), self._timeout)
-        except TimeoutError:
+            errors = await acks.future
+        finally:
+            self._in_flight -= 1
+            timer.cancel()
+        if errors is None:
             KAFKA_DELIVERY_FAILURES.labels(reason="timeout").inc()
-            raise PublishError("Kafka did not acknowledge in time") from None
+            raise PublishError("Kafka did not acknowledge in time")
         if errors:
             KAFKA_DELIVERY_FAILURES.labels(reason="delivery").inc(len(errors))
             raise PublishError(f"Kafka refused {len(errors)} message(s): {errors[0]}")
@@ -104,6 +135,5 @@ class Publisher:
     def close(self, timeout: float = 30.0) -> int:
         """Deliver what is queued (SIGTERM path); returns how many messages were left."""
         remaining = int(self._producer.flush(timeout))
-        self._running = False
-        self._poller.join(timeout=1.0)
+        self._running = False  # the loop's timer stops at its next turn
         return remaining

@@ -21,6 +21,10 @@ class Rate:
     per_second: float  # refill; 0 turns the limit off
     burst: float  # bucket size: requests allowed at once after a quiet period
 
+    def divided(self, workers: int) -> "Rate":
+        """Each of `workers` API processes enforces this share (its own buckets)."""
+        return Rate(self.per_second / workers, self.burst / workers)
+
 
 class TokenBuckets:
     def __init__(

@@ -7,7 +7,7 @@ import pytest
 from fastavro import parse_schema
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from eventschema import EventCodec
+from eventschema import Event, EventCodec
 from eventschema.fast_writer import compile_writer
 from eventschema.schemas import SchemaVersion, event_schemas
 
@@ -66,3 +66,34 @@ def test_unsupported_schemas_fall_back_to_fastavro() -> None:
     encoded = codec.encode(record)
     assert encoded == codec.encode_with_fastavro(record)
     assert codec.decode(encoded) == record
+
+
+def _random_event(rng: random.Random) -> Event:
+    def maybe() -> str | None:
+        return None if rng.random() < 0.4 else rng.choice(TEXTS)
+
+    def obj() -> dict[str, object] | None:
+        shapes: list[dict[str, object] | None] = [
+            None, {}, {"a": 1, "ü": [1.5, None, True]}, {"page": {"url": rng.choice(TEXTS)}},
+        ]  # fmt: skip
+        return rng.choice(shapes)
+
+    when = datetime(1960, 1, 1, tzinfo=UTC) + timedelta(
+        microseconds=rng.randrange(0, 3_000_000_000_000_000)
+    )
+    return Event(
+        message_id=rng.choice(TEXTS), type=rng.choice(["track", "page"]), timestamp=when,
+        received_at=when + timedelta(milliseconds=rng.randrange(0, 10_000)), event=maybe(),
+        name=maybe(), anonymous_id=maybe(), user_id=maybe(), previous_id=maybe(),
+        group_id=maybe(), original_timestamp=None if rng.random() < 0.5 else when,
+        sent_at=None if rng.random() < 0.5 else when, properties=obj(), traits=obj(),
+        context=obj(), integrations=obj(), source=rng.choice(TEXTS), entry=rng.choice(TEXTS),
+    )  # fmt: skip
+
+
+def test_encoding_an_event_directly_matches_encoding_its_record() -> None:
+    codec = EventCodec()
+    rng = random.Random(11)
+    for _ in range(2000):
+        event = _random_event(rng)
+        assert codec.encode_event(event) == codec.encode_with_fastavro(event.to_record())
