@@ -11,6 +11,10 @@ from footfall.topics import ensure_topics
 from tests.support.local_cluster import start_cluster
 from tests.support.local_kafka import start_broker
 
+# `sink` (a real sink on chDB), `fakes` and `google` (the ad-platform fakes); a module's own
+# fixture of the same name wins.
+pytest_plugins = ["tests.support.conversions_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

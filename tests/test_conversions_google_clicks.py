@@ -4,40 +4,19 @@ conversion uploaded by other means must not swallow an order, and a resend of an
 answer was lost still counts once. Real broker, sink (chDB) and uploader; Google is the fake."""
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from adfakes import FakeGoogleAds, Fault
-from adfakes.harness import GOOGLE_ACTION, GOOGLE_CID, UploaderProcess, start_fakes
+from adfakes.harness import GOOGLE_ACTION, GOOGLE_CID, UploaderProcess
 from tests.support.consumed import wait_group_caught_up
 from tests.support.metrics import sample
 from tests.support.sink import Sink, produce
 from tests.test_conversions_upload import dead_letters, purchase, visit, wait_for
 
 ACTION = f"customers/{GOOGLE_CID}/conversionActions/{GOOGLE_ACTION}"
-
-
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    s = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-def google() -> Iterator[FakeGoogleAds]:
-    meta, fake = start_fakes()
-    meta.stop()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 def google_time(at: datetime) -> str:

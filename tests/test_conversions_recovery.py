@@ -7,39 +7,16 @@ Real broker, sink (chDB) and uploader subprocess; the ad platforms are the fakes
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from adfakes import FakeGoogleAds, FakeMeta, Fault
-from adfakes.harness import UploaderProcess, start_fakes
+from adfakes.harness import UploaderProcess
 from eventschema import Event
 from tests.support.consumed import wait_group_caught_up
 from tests.support.metrics import sample
 from tests.support.sink import Sink, produce
 from tests.test_conversions_upload import dead_letters, ev, purchase, visit, wait_for
-
-
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    s = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-def fakes() -> Iterator[tuple[FakeMeta, FakeGoogleAds]]:
-    meta, google = start_fakes()
-    try:
-        yield meta, google
-    finally:
-        meta.stop()
-        google.stop()
 
 
 def orders(run: str, first: int, count: int) -> tuple[list[str], list[Event]]:

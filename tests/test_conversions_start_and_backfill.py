@@ -7,39 +7,16 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from adfakes import FakeGoogleAds, FakeMeta
-from adfakes.harness import REPO, UploaderProcess, start_fakes
+from adfakes.harness import REPO, UploaderProcess
 from eventschema import Event
 from tests.support.consumed import wait_group_caught_up
 from tests.support.metrics import sample
 from tests.support.sink import Sink, produce
 from tests.test_conversions_upload import dead_letters, ev, purchase, visit, wait_for
-
-
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    s = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-def fakes() -> Iterator[tuple[FakeMeta, FakeGoogleAds]]:
-    meta, google = start_fakes()
-    try:
-        yield meta, google
-    finally:
-        meta.stop()
-        google.stop()
 
 
 def bought(order: str, at: datetime) -> list[Event]:

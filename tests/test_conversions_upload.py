@@ -4,15 +4,13 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from adfakes import FakeGoogleAds, FakeMeta, Fault
-from adfakes.harness import GOOGLE_ACTION, GOOGLE_CID, UploaderProcess, start_fakes
+from adfakes.harness import GOOGLE_ACTION, GOOGLE_CID, UploaderProcess
 from eventschema import Event
 from footfall_analytics.server.conversions import conversions_status
 from tests.support.consumed import wait_group_caught_up
@@ -22,26 +20,6 @@ from tests.support.sink import Sink, produce
 
 ACTION = f"customers/{GOOGLE_CID}/conversionActions/{GOOGLE_ACTION}"
 UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
-
-
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    s = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-def fakes() -> Iterator[tuple[FakeMeta, FakeGoogleAds]]:
-    meta, google = start_fakes()
-    try:
-        yield meta, google
-    finally:
-        meta.stop()
-        google.stop()
 
 
 def ev(kind: str, at: datetime, **kw: Any) -> Event:

@@ -21,16 +21,6 @@ from tests.test_privacy_erasure import audit_entries, delete
 
 
 @pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    s = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
 def google() -> Iterator[FakeGoogleAds]:
     meta, fake = start_fakes()
     try:

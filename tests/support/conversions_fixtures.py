@@ -1,0 +1,43 @@
+"""Fixtures the conversions tests share: a real sink (chDB) and the ad-platform fakes.
+A module uses them by importing them by name (pytest finds fixtures in a module's globals)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adfakes.google import FakeGoogleAds
+from adfakes.harness import start_fakes
+from adfakes.meta import FakeMeta
+from tests.support.sink import Sink
+
+
+@pytest.fixture
+def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
+    s = Sink(kafka_bootstrap, topic_prefix, tmp_path)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeMeta, FakeGoogleAds]]:
+    meta, google = start_fakes()
+    try:
+        yield meta, google
+    finally:
+        meta.stop()
+        google.stop()
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogleAds]:
+    """The Google Ads fake alone."""
+    meta, fake = start_fakes()
+    meta.stop()
+    try:
+        yield fake
+    finally:
+        fake.stop()
