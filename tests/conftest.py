@@ -11,9 +11,9 @@ from footfall.topics import ensure_topics
 from tests.support.local_cluster import start_cluster
 from tests.support.local_kafka import start_broker
 
-# `sink` (a real sink on chDB), `fakes` and `google` (the ad-platform fakes); a module's own
-# fixture of the same name wins.
-pytest_plugins = ["tests.support.conversions_fixtures"]
+# `sink` (a real sink process on chDB), `fakes` and `google` (the ad-platform fakes); a module's
+# own fixture of the same name wins.
+pytest_plugins = ["tests.support.shared_fixtures"]
 
 
 @pytest.fixture(scope="session")

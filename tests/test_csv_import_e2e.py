@@ -53,16 +53,6 @@ def api(
         server.stop()
 
 
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    running = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 def write_inputs(tmp_path: Path) -> tuple[Path, Path]:
     data, mapping = tmp_path / "shop.csv", tmp_path / "mapping.json"
     data.write_text(CSV, encoding="utf-8")

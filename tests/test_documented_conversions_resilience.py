@@ -94,16 +94,6 @@ def uploaded_fbc(meta: FakeMeta, order: str) -> str:
     return fbc
 
 
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    running = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 def test_the_breaker_opens_after_n_failures_probes_once_per_reset_and_closes_on_success(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, sink: Sink, meta: TimedMeta
 ) -> None:

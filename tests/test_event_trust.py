@@ -18,7 +18,7 @@ from confluent_kafka import Producer
 from starlette.testclient import TestClient
 
 from adfakes import FakeGoogleAds, FakeMeta
-from adfakes.harness import UploaderProcess, start_fakes
+from adfakes.harness import UploaderProcess
 from consumers.conversions.config import ConversionsConfig
 from eventschema import Event, EventCodec
 from eventschema.entry import BROWSER_KEY, DEFAULT_TRUSTED_ENTRIES, KAFKA, parse_entries
@@ -186,26 +186,6 @@ def test_a_browser_key_cannot_send_any_spelling_of_a_server_only_event(
 
 
 # -- the uploader sends no conversion that a browser key sent ----------------------------------
-
-
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    running = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def fakes() -> Iterator[tuple[FakeMeta, FakeGoogleAds]]:
-    meta, google = start_fakes()
-    try:
-        yield meta, google
-    finally:
-        meta.stop()
-        google.stop()
 
 
 def _visit(anon: str, at: datetime) -> Event:

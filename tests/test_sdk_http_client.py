@@ -77,16 +77,6 @@ class FrontProxy:
 
 
 @pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    sink = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    sink.start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
-
-
-@pytest.fixture
 def api(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[ApiServer]:
     api = ApiServer(kafka_bootstrap, topic_prefix, tmp_path)
     api.start()

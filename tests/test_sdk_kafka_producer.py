@@ -27,16 +27,6 @@ def producer(kafka_bootstrap: str, topic_prefix: str) -> Iterator[KafkaEventProd
         yield producer
 
 
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    sink = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    sink.start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
-
-
 def test_events_land_in_clickhouse(producer: KafkaEventProducer, sink: Sink) -> None:
     run = uuid.uuid4().hex[:8]
     producer.track("Paid", {"amount": 30}, user_id=f"{run}-user")

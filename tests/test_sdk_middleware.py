@@ -12,7 +12,6 @@ from typing import Any
 from wsgiref.util import setup_testing_defaults
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -28,16 +27,6 @@ from footfall_sdk import (
 from footfall_sdk.request_context import request_id_scope, valid_request_id, with_request_id
 from tests.support.api import WRITE_KEY, ApiServer
 from tests.support.sink import Sink
-
-
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    sink = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    sink.start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 def _paid(sink: Sink, expected: int) -> list[list[str]]:

@@ -4,11 +4,9 @@ import dataclasses
 import random
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from confluent_kafka import Message
 from confluent_kafka.admin import AdminClient
 
@@ -19,14 +17,6 @@ from tests.support.consumed import wait_group_caught_up
 from tests.support.kafka_tools import read_all
 from tests.support.metrics import sample
 from tests.support.sink import Sink, make_events, produce, produce_raw
-
-
-@pytest.fixture
-def sink(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[Sink]:
-    running = Sink(kafka_bootstrap, topic_prefix, tmp_path)
-    running.start()
-    yield running
-    running.stop()
 
 
 def topics(prefix: str) -> Topics:

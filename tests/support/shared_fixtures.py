@@ -1,5 +1,6 @@
-"""Fixtures the conversions tests share: a real sink (chDB) and the ad-platform fakes.
-A module uses them by importing them by name (pytest finds fixtures in a module's globals)."""
+"""Fixtures many test modules share: a real sink process (chDB) and the ad-platform fakes.
+Loaded for every test as a pytest plugin (tests/conftest.py); a module's own fixture of the same
+name overrides one of these."""
 
 from collections.abc import Iterator
 from pathlib import Path
