@@ -15,6 +15,7 @@ import orjson
 from confluent_kafka import Producer
 
 from eventschema import Event, EventCodec, validate_message
+from eventschema.collection_policy import CollectionPolicy, apply
 from eventschema.kafka_contract import KafkaCluster, Topics, producer_config
 from eventschema.kafka_delivery import DeliveryFailed, OutgoingMessage, produce_and_wait
 from footfall_sdk.calls import TrackingCalls
@@ -35,8 +36,12 @@ class KafkaEventProducer(TrackingCalls[None]):
         *,
         delivery_timeout: float = 10.0,
         config: Mapping[str, Any] | None = None,
+        policy: CollectionPolicy | None = None,
     ) -> None:
         self.topic = Topics.for_prefix(topic_prefix).events
+        # The API's IP and personal-data policy (FOOTFALL_IP_POLICY, FOOTFALL_PII_*, ...), read
+        # from this process's environment unless given: applied before anything is produced.
+        self.policy = policy or CollectionPolicy.from_env(os.environ)
         self._codec = EventCodec()
         self._timeout = delivery_timeout + 1.0  # librdkafka reports a timeout by then
         # FOOTFALL_KAFKA_* from this process's environment: the same variables as our services.
@@ -71,6 +76,8 @@ class KafkaEventProducer(TrackingCalls[None]):
 
     def _produce(self, events: list[Event]) -> None:
         label = self._codec.writer.label
+        for event in events:
+            apply(event, self.policy)
         messages = [
             OutgoingMessage(
                 self.topic, event.key, self._codec.encode(event.to_record()), event.headers(label)

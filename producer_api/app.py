@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from eventschema.entry import CSV_IMPORT
 from producer_api.body import read_json
 from producer_api.config import Settings
+from producer_api.cookieless import VisitorIds
 from producer_api.cors import add_cors_headers, preflight
 from producer_api.csv_endpoint import import_csv
 from producer_api.errors import ApiError
@@ -95,8 +96,9 @@ class IngestEndpoint:
         principal, body = await services.gate.admit(
             request, self.server_only, lambda: read_json(request, settings.max_body_bytes)
         )
+        received_at = datetime.now(UTC)
         context = RequestContext(
-            received_at=datetime.now(UTC),
+            received_at=received_at,
             client_ip=client_ip,
             default_type=self.message_type,
             body_size=body.size,
@@ -104,6 +106,14 @@ class IngestEndpoint:
             source=self.source,
             # Trust travels with the event: the uploader sends no conversion a browser key sent.
             entry=CSV_IMPORT if self.server_only else principal.entry,
+            visitor_ids=VisitorIds(
+                services.salts,
+                received_at.date(),  # received_at is UTC: the salt's day
+                client_ip or "",
+                request.headers.get("user-agent", ""),
+                request.headers.get("origin"),
+                principal.name,
+            ),
         )
         if self.message_type is None:
             messages, shared = batch_messages(body.payload, settings.max_batch_events)
@@ -120,9 +130,13 @@ class IngestEndpoint:
     ) -> None:
         """The accepted events and the quarantined refusals, acknowledged by Kafka."""
         topics = services.settings.topics
-        outgoing = event_messages(result.accepted, services.codec, topics.events)
-        outgoing += quarantine_messages(result.rejected, topics.quarantine, received_at, self.route)
+        policy = services.settings.collection
+        outgoing = event_messages(result.accepted, services.codec, topics.events, policy)
+        outgoing += quarantine_messages(
+            result.rejected, topics.quarantine, received_at, self.route, policy
+        )
         try:
+            services.replicas.check()  # too few in-sync replicas: 503 now, not in 11 s
             await services.publisher.publish(outgoing)
         except PublishError as error:
             EVENTS.labels("unavailable").inc(count)
@@ -178,6 +192,9 @@ async def readyz(request: Request) -> Response:
     services = services_of(request)
     if services.lifecycle.draining:
         return json_response(503, {"status": "draining"})
+    if services.replicas.short:
+        short = [s.as_dict() for s in services.replicas.short]
+        return json_response(503, {"status": "too_few_in_sync_replicas", "partitions": short})
     reachable = await asyncio.to_thread(services.publisher.broker_reachable)
     if not reachable:
         return json_response(503, {"status": "kafka_unreachable"})
@@ -226,8 +243,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.services = services
+        services.replicas.start()
         yield
         services.lifecycle.draining = True
+        services.replicas.stop()
         left = await asyncio.to_thread(services.publisher.close)
         if left:
             log.error("%d Kafka messages were not delivered at shutdown", left)

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from starlette.config import Config
 
+from eventschema.collection_policy import CollectionPolicy
 from eventschema.event_names import DEFAULT_CONVERSION_EVENTS, conversion_event_names
 from eventschema.http_serving import HttpLimits
 from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, KafkaCluster, Topics, security_config
+from eventschema.paths import data_dir
 from producer_api.clientip import IPNetwork, parse_networks
 from producer_api.ratelimit import Rate
 from producer_api.workers import cores
@@ -46,6 +48,8 @@ class Settings:
     tracker_path: Path = REPO / "tracker" / "dist" / "footfall.min.js"
     # librdkafka's local queue (queue.buffering.max.messages): full -> 503 kafka_unavailable.
     queue_max_messages: int = 100_000
+    # Seconds between checks of the events topic's in-sync replicas (replica_watch); 0: off.
+    replica_check_seconds: float = 1.0
     # POST /v1/import/csv: files are far bigger than tracking requests (1 GiB, after gzip).
     max_csv_bytes: int = 1024**3
     # Slow-client and connection limits (FOOTFALL_HTTP_*), shared by every server.
@@ -54,6 +58,10 @@ class Settings:
     kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
     # API processes of `python -m producer_api` (producer_api.workers); from_env: one per core.
     workers: int = 1
+    # IP policy and personal-data rules applied before Kafka (eventschema.collection_policy).
+    collection: CollectionPolicy = CollectionPolicy()
+    # Daily salts of cookieless visitor ids (producer_api.salts); None: <data dir>/secrets/...
+    cookieless_salt_dir: Path | None = None
 
     @property
     def kafka(self) -> KafkaCluster:
@@ -93,10 +101,14 @@ class Settings:
             client_ip_header=env("FOOTFALL_CLIENT_IP_HEADER", default="X-Forwarded-For").lower(),
             tracker_path=env("FOOTFALL_TRACKER_PATH", cast=Path, default=cls.tracker_path),
             queue_max_messages=cls.queue_max_messages if queue is None else queue,
+            replica_check_seconds=env("FOOTFALL_API_REPLICA_CHECK_SECONDS", cast=float, default=1),
             max_csv_bytes=env("FOOTFALL_API_MAX_CSV_BYTES", cast=int, default=1024**3),
             http=HttpLimits.from_env(environ),
             kafka_security=security_config(environ),
             workers=env("FOOTFALL_API_WORKERS", cast=positive, default=str(cores())),
+            collection=CollectionPolicy.from_env(environ),
+            cookieless_salt_dir=env("FOOTFALL_COOKIELESS_SALT_DIR", cast=_path, default="")
+            or data_dir(environ) / "secrets" / "cookieless",
         )
 
 
@@ -106,6 +118,11 @@ def positive(text: str) -> int:
     if value < 1:
         raise ValueError(f"{text!r} is below 1")
     return value
+
+
+def _path(text: str) -> Path | None:
+    """An absolute path, or None for an empty value (unset: the default applies)."""
+    return Path(text).resolve() if text else None
 
 
 def integer(text: str) -> int | None:

@@ -112,7 +112,7 @@ async def _publish(services: Services, events: list[Event]) -> None:
     if not events:
         return
     settings = services.settings
-    messages = event_messages(events, services.codec, settings.topics.events)
+    messages = event_messages(events, services.codec, settings.topics.events, settings.collection)
     try:
         await services.publisher.publish(messages)
     except PublishError as error:

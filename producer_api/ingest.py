@@ -13,9 +13,11 @@ from typing import Any
 import orjson
 
 from eventschema import Event, EventCodec, ValidationError, validate_message
+from eventschema.collection_policy import DEFAULT_POLICY, CollectionPolicy, apply, apply_message
 from eventschema.entry import SERVER_KEY
 from eventschema.event_names import canonical_event_name
 from eventschema.validation import MAX_EVENT_BYTES, encoded_size, truncate_depth
+from producer_api.cookieless import VisitorIds
 from producer_api.errors import ApiError
 from producer_api.publisher import OutgoingMessage
 
@@ -66,6 +68,8 @@ class RequestContext:
     server_only_events: frozenset[str] = frozenset()
     source: str = "http"  # recorded on each event: "http" live, "import" for /v1/import
     entry: str = SERVER_KEY  # which kind of key sent it (eventschema.entry)
+    # Derives the anonymousId of cookieless events (producer_api.cookieless); None: left as sent.
+    visitor_ids: VisitorIds | None = None
 
 
 def judge(messages: Sequence[Any], shared: dict[str, Any], request: RequestContext) -> IngestResult:
@@ -76,6 +80,8 @@ def judge(messages: Sequence[Any], shared: dict[str, Any], request: RequestConte
     for index, raw in enumerate(messages):
         try:
             message = _with_shared(raw, shared, request.client_ip)
+            if request.visitor_ids is not None:
+                message = request.visitor_ids.apply(message)
             size = encoded_size(raw) if measure else 0
             event = validate_message(
                 message,
@@ -118,12 +124,20 @@ def _with_shared(raw: Any, shared: dict[str, Any], client_ip: str | None) -> Any
     return message
 
 
-def event_messages(events: Sequence[Event], codec: EventCodec, topic: str) -> list[OutgoingMessage]:
+def event_messages(
+    events: Sequence[Event],
+    codec: EventCodec,
+    topic: str,
+    policy: CollectionPolicy = DEFAULT_POLICY,
+) -> list[OutgoingMessage]:
+    """Kafka messages of accepted events, with the IP and personal-data policy applied first
+    (every API route publishes through here: what it removes never reaches Kafka)."""
     label = codec.writer.label
     # Events of one request mostly share their name and type: build their headers once.
     headers: dict[tuple[str | None, str], list[tuple[str, bytes]]] = {}
     out = []
     for event in events:
+        apply(event, policy)
         shape = (event.event, event.type)  # what Event.headers reads
         found = headers.get(shape)
         if found is None:
@@ -133,21 +147,27 @@ def event_messages(events: Sequence[Event], codec: EventCodec, topic: str) -> li
 
 
 def quarantine_messages(
-    rejections: Sequence[Rejection], topic: str, received_at: datetime, route: str
+    rejections: Sequence[Rejection],
+    topic: str,
+    received_at: datetime,
+    route: str,
+    policy: CollectionPolicy = DEFAULT_POLICY,
 ) -> list[OutgoingMessage]:
     out = []
     for rejection in rejections:
+        # A refused event keeps its shape, but not what the policy removes.
+        event = apply_message(rejection.raw, policy)
         record = {
             "reason": rejection.error.as_dict(),
             "index": rejection.index,
             "route": route,
             "received_at": received_at.isoformat(),
-            "event": rejection.raw,
+            "event": event,
         }
         headers = [("reason", rejection.error.code.encode()), ("content-type", b"application/json")]
         try:
             data = orjson.dumps(record)
         except orjson.JSONEncodeError:  # nested deeper than orjson encodes: keep the outer part
-            data = orjson.dumps({**record, "event": truncate_depth(rejection.raw)})
+            data = orjson.dumps({**record, "event": truncate_depth(event)})
         out.append(OutgoingMessage(topic, b"", data, headers))
     return out

@@ -6,11 +6,15 @@ from starlette.requests import Request
 
 from eventschema import EventCodec
 from eventschema.event_names import conversion_events
+from eventschema.kafka_contract import client_config
+from eventschema.paths import data_dir
 from producer_api.auth import Gate, KeyRing
 from producer_api.clientip import ClientIpResolver
 from producer_api.config import Settings
 from producer_api.publisher import Publisher, producer_config
 from producer_api.ratelimit import RateLimiter
+from producer_api.replica_watch import ReplicaWatch
+from producer_api.salts import DailySalts
 
 
 @dataclass
@@ -28,6 +32,8 @@ class Services:
     codec: EventCodec
     publisher: Publisher
     lifecycle: Lifecycle
+    replicas: ReplicaWatch  # 503 at once while too few replicas are in sync
+    salts: DailySalts  # cookieless visitor ids (producer_api.cookieless)
 
 
 def build_services(settings: Settings) -> Services:
@@ -45,6 +51,11 @@ def build_services(settings: Settings) -> Services:
         gate=Gate(keyring, limiter),
         client_ip=ClientIpResolver(settings.trusted_proxies, settings.client_ip_header),
         codec=EventCodec(),
+        salts=DailySalts(settings.cookieless_salt_dir or data_dir() / "secrets" / "cookieless"),
+        # Its thread is started and stopped by the app's lifespan.
+        replicas=ReplicaWatch(
+            client_config(settings.kafka), settings.topics.events, settings.replica_check_seconds
+        ),
         # Last: nothing after it may fail and leave its producer running.
         publisher=Publisher(
             producer_config(

@@ -56,7 +56,8 @@ def test_the_fakes_run_as_a_command_and_list_what_the_uploader_sent(
     sink = Sink(kafka_bootstrap, topic_prefix, tmp_path)
     sink.start()
     worker = UploaderProcess(kafka_bootstrap, topic_prefix, sink.url, tmp_path, None, None,
-                             {**settings, "FOOTFALL_CONVERSIONS_START_FROM": "enable"})  # fmt: skip
+                             {**settings, "FOOTFALL_CONVERSIONS_START_FROM": "enable",
+                              "FOOTFALL_CONVERSIONS_CLIENT_SIGNALS": "user_agent"})  # fmt: skip
     try:
         worker.start()
         now = datetime.now(UTC)

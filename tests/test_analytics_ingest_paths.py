@@ -16,6 +16,7 @@ import clickhouse_connect
 import httpx
 import pytest
 
+from eventschema.contact_hashing import meta_email, sha256_hex
 from footfall_analytics import AttributionParams, Period, attribution
 from tests.support.api import WRITE_KEY, ApiServer
 from tests.support.sink import Sink
@@ -91,7 +92,12 @@ def test_rudder_traits_and_every_revenue_path_are_stored(
     assert sink.wait_rows(6)[0] == 6
 
     traits = sink.query(f"SELECT traits FROM events WHERE message_id = '{RUN}-identify'").text
-    assert json.loads(traits) == {"email": "ana@example.com", "phone": "+49 30 1234567"}
+    # Stored hashed as the ad platforms hash them (FOOTFALL_PII_HASH_CONTACT, on by default).
+    assert json.loads(traits) == {
+        "email": sha256_hex(meta_email("ana@example.com")),
+        "phone": sha256_hex("49301234567"),
+        "phone_sha256_google": sha256_hex("+49301234567"),
+    }
     revenue = sink.query(
         "SELECT properties, ff_revenue FROM events FINAL WHERE event = 'Order Completed' "
         "ORDER BY ff_revenue"

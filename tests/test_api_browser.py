@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from eventschema import EventCodec
+from eventschema.collection_policy import CollectionPolicy
 from eventschema.kafka_contract import Topics
 from producer_api.app import create_app
 from producer_api.clientip import parse_networks
@@ -221,7 +222,11 @@ def test_per_ip_limit_counts_each_address_separately(make_client: MakeClient) ->
 def test_proxy_header_is_honoured_only_from_a_trusted_proxy(
     make_client: MakeClient, kafka_bootstrap: str, topics: Topics
 ) -> None:
-    trusted = {"trusted_proxies": parse_networks("10.0.0.0/8, 192.168.1.7")}
+    # FOOTFALL_IP_POLICY=full: the address resolved is stored as it is (default: truncated).
+    trusted = {
+        "trusted_proxies": parse_networks("10.0.0.0/8, 192.168.1.7"),
+        "collection": CollectionPolicy(ip="full"),
+    }
     via_proxy = make_client(client=("10.0.0.2", 5000), **trusted)
     direct = make_client(client=("203.0.113.50", 5000), **trusted)
     spoofed = "6.6.6.6, 198.51.100.23, 10.1.2.3"  # client-written left part, then our proxies

@@ -67,10 +67,15 @@ def back_end_purchase(anon: str) -> Conversion:
     )  # fmt: skip
 
 
-def meta_event(sink: Sink, anon: str, entries: frozenset[str]) -> dict[str, Any]:
+SIGNALS = frozenset({"ip", "user_agent"})  # FOOTFALL_CONVERSIONS_CLIENT_SIGNALS=ip,user_agent
+
+
+def meta_event(
+    sink: Sink, anon: str, entries: frozenset[str], signals: frozenset[str] = SIGNALS
+) -> dict[str, Any]:
     resolver = Resolver(SinkQuerier(f"{sink.url}/query", READ_KEY), timedelta(days=1), entries)
     conversion = back_end_purchase(anon)
-    built = Meta(MetaConfig("1", "t"), "").build(
+    built = Meta(MetaConfig("1", "t", client_signals=signals), "").build(
         conversion, resolver.resolve(conversion), datetime.now(UTC)
     )
     assert built.payload is not None, built
@@ -106,3 +111,23 @@ def test_a_back_end_purchase_of_a_visitor_is_a_website_purchase_on_their_last_pa
     assert sent["event_source_url"] == PAGE
     assert sent["user_data"]["client_user_agent"] == UA
     assert sent["user_data"]["client_ip_address"] == "203.0.113.9"
+
+
+def test_without_client_signals_meta_gets_no_ip_or_user_agent_and_no_website_event(
+    visitor: tuple[Sink, str],
+) -> None:
+    """The default (FOOTFALL_CONVERSIONS_CLIENT_SIGNALS unset): the browser's IP and user agent
+    stay home, and without a user agent Meta takes no `website` event."""
+    sink, anon = visitor
+    config = ConversionsConfig.from_env(
+        {"FOOTFALL_META_PIXEL_ID": "1", "FOOTFALL_META_ACCESS_TOKEN": "t"}
+    )
+    assert config.meta is not None and config.meta.client_signals == frozenset()
+    sent = meta_event(sink, anon, config.identity_entries, config.meta.client_signals)
+    assert sent["action_source"] == "system_generated"
+    assert "event_source_url" not in sent
+    assert "client_ip_address" not in sent["user_data"]
+    assert "client_user_agent" not in sent["user_data"]
+    only_ip = meta_event(sink, anon, config.identity_entries, frozenset({"ip"}))
+    assert only_ip["user_data"]["client_ip_address"] == "203.0.113.9"
+    assert only_ip["action_source"] == "system_generated"

@@ -88,7 +88,8 @@ def test_back_end_purchase_with_a_phone_hash_gets_the_google_click_and_meta_fbc(
         ev("track", now, event="Product Viewed", user_id=phone_hash),  # not a conversion
     ]  # fmt: skip
     produce(kafka_bootstrap, f"{topic_prefix}events", events)
-    worker = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, meta, google)
+    worker = uploader(kafka_bootstrap, topic_prefix, sink, tmp_path, meta, google,
+                      FOOTFALL_CONVERSIONS_CLIENT_SIGNALS="ip,user_agent")  # fmt: skip
     worker.start()
     try:
         wait_for(lambda: bool(meta.events()) and bool(google.rows()), 90, "both uploads")

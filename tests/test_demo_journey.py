@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from adfakes.harness import UploaderProcess, start_fakes
+from eventschema.contact_hashing import meta_email, sha256_hex
 from footfall.broker import find_free_ports
 from tests.support.api import WRITE_KEY, ApiServer
 from tests.support.sink import Sink
@@ -239,12 +240,13 @@ def test_demo_journey_joins_browser_and_back_end(
         assert row["anonymous_id"] == anon, row
         assert row["request_id"] == anon, row
         assert row["user_id"].startswith("user-"), row
-    # The sign-up's server-side identify carries the email the uploader matches purchases on.
+    # The sign-up's server-side identify carries the email the uploader matches purchases on,
+    # stored hashed as Meta hashes it (FOOTFALL_PII_HASH_CONTACT, on by default).
     [traits] = stack.rows(
         "SELECT JSONExtractString(traits, 'email') AS email FROM events FINAL"
         " WHERE type = 'identify' AND library_name = 'footfall-sdk-python'"
     )
-    assert traits["email"] == summary["email"], traits
+    assert traits["email"] == sha256_hex(meta_email(summary["email"])), traits
     order = by_event[("track", "Order Completed")]
     assert (order["order_id"], order["revenue"], order["currency"]) == (
         summary["orderId"], 449.0, "EUR"
@@ -307,8 +309,11 @@ def test_a_demo_purchase_reaches_meta_as_a_website_purchase_matched_on_the_email
     browser's fbc and user agent and the email the sign-up's server-side identify sent."""
     stack = make_stack(True, None)
     meta, google = start_fakes()
+    # The demo lets Meta have the browser's user agent (a website purchase), not its IP.
+    settings = {"FOOTFALL_CONVERSIONS_START_FROM": "enable",
+                "FOOTFALL_CONVERSIONS_CLIENT_SIGNALS": "user_agent"}  # fmt: skip
     uploader = UploaderProcess(kafka_bootstrap, topic_prefix, stack.sink.url, tmp_path, meta,
-                               google, {"FOOTFALL_CONVERSIONS_START_FROM": "enable"})  # fmt: skip
+                               google, settings)  # fmt: skip
     try:
         uploader.start()
         assert NODE is not None

@@ -164,6 +164,10 @@ def erased(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> It
     data = tmp_path_factory.mktemp("erasure")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FOOTFALL_BROWSER_KEYS", f"{PUBLIC}={SHOP}")
+        # The email stays plain in traits and URLs, so finding none of it after the deletion
+        # shows the deletion, not the ingest rules (tests/test_privacy_ip_pii.py tests those).
+        patch.setenv("FOOTFALL_PII_HASH_CONTACT", "false")
+        patch.setenv("FOOTFALL_URL_STRIP_PARAMS", "")
         api = ApiServer(kafka_bootstrap, prefix, data)
         api.start()
     sink = Sink(kafka_bootstrap, prefix, data, batch_size=100)
@@ -173,6 +177,10 @@ def erased(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> It
         assert sink.wait_rows(sent)[0] == sent
         bob_rows, alice_rows = sink.query(BOB_ROWS).text, sink.scalar_row(ALICE_ROWS)[0]
         assert alice_rows == 8 and bob_rows.count("\n") == 6
+        with_email = (
+            f"SELECT count() FROM events WHERE position(concat(traits, page_url), '{EMAIL}') > 0"
+        )
+        assert sink.scalar_row(with_email)[0] == 2  # plain before the deletion
         output = delete(sink, prefix, "--user-id", ALICE)
         audit_entries(sink)
         yield Erased(api, sink, prefix, bob_rows, alice_rows, output)

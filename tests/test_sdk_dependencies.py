@@ -1,6 +1,7 @@
 """The SDK stays installable without the server: importing it, validating and encoding an event
 loads nothing from the server's packages or its server-only dependencies (sdk/pyproject.toml
-ships footfall_sdk + eventschema with httpx, orjson, confluent-kafka and fastavro only)."""
+ships footfall_sdk + eventschema with httpx, orjson, confluent-kafka, fastavro and phonenumbers
+only)."""
 
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SERVER_ONLY = (
     "chdb", "clickhouse_connect", "starlette", "uvicorn", "prometheus_client", "tqdm",
-    "phonenumbers", "argon2", "itsdangerous",
+    "argon2", "itsdangerous",
     "producer_api", "consumers", "footfall", "footfall_analytics", "csv_import", "demo", "adfakes",
 )  # fmt: skip
 
@@ -41,7 +42,8 @@ def test_the_sdk_distribution_declares_only_what_a_back_end_needs() -> None:
     names = [
         dep.split(">")[0].split("<")[0].split("=")[0] for dep in project["project"]["dependencies"]
     ]
-    assert names == ["httpx", "orjson", "confluent-kafka", "fastavro"]
+    # phonenumbers: the SDK's producer hashes phones in traits as the API does (pii_rules).
+    assert names == ["httpx", "orjson", "confluent-kafka", "fastavro", "phonenumbers"]
     assert project["project"]["name"] == "footfall-sdk"
     assert project["tool"]["setuptools"]["packages"] == [
         "footfall_sdk",

@@ -21,6 +21,9 @@ from eventschema.kafka_contract import DEFAULT_BOOTSTRAP, KafkaCluster, Topics, 
 from eventschema.read_key_file import local_read_key
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+# FOOTFALL_CONVERSIONS_CLIENT_SIGNALS: what of the visitor's browser Meta may receive.
+IP, USER_AGENT = "ip", "user_agent"
+CLIENT_SIGNALS = (IP, USER_AGENT)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class MetaConfig:
     event_id_from: str = "message_id"  # or "order_id"
     test_event_code: str = ""
     action_sources: dict[str, str] = field(default_factory=lambda: {"csv": "physical_store"})
+    # Empty by default: no IP address or user agent leaves (docs/privacy.md, the trade-off).
+    client_signals: frozenset[str] = frozenset()
 
     @property
     def account(self) -> str:
@@ -230,7 +235,19 @@ def _meta(e: dict[str, str]) -> MetaConfig | None:
         event_id_from=e.get("FOOTFALL_META_EVENT_ID_FROM", "message_id"),
         test_event_code=e.get("FOOTFALL_META_TEST_EVENT_CODE", ""),
         action_sources={k.strip(): v.strip() for k, v in sources.items()},
+        client_signals=client_signals(e.get("FOOTFALL_CONVERSIONS_CLIENT_SIGNALS", "")),
     )
+
+
+def client_signals(text: str) -> frozenset[str]:
+    """`ip,user_agent` -> the set; an unknown name stops the start."""
+    names = frozenset(name.strip().lower() for name in text.split(",") if name.strip())
+    if unknown := names - set(CLIENT_SIGNALS):
+        raise ValueError(
+            f"FOOTFALL_CONVERSIONS_CLIENT_SIGNALS: unknown {', '.join(sorted(unknown))}; "
+            f"use a comma list of {', '.join(CLIENT_SIGNALS)} (or nothing)"
+        )
+    return names
 
 
 def _google(e: dict[str, str]) -> GoogleConfig | None:

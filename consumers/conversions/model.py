@@ -6,10 +6,13 @@ from typing import Any
 
 import orjson
 
+from eventschema.contact_hashing import EMAIL_KEYS, PHONE_KEYS, google_alternates
+from eventschema.ip_policy import FULL
+
+__all__ = ["EMAIL_KEYS", "PHONE_KEYS", "Conversion", "Match", "from_record", "sendable_ip"]
+
 ORDER_KEYS = ("order_id", "orderId", "checkout_id", "transaction_id")
 VALUE_KEYS = ("revenue", "value", "total")
-EMAIL_KEYS = ("email", "Email", "email_address")
-PHONE_KEYS = ("phone", "Phone", "phone_number")
 COUNTRY_KEYS = ("country", "country_code")
 
 
@@ -33,6 +36,8 @@ class Conversion:
     phones: tuple[str, ...]
     country: str  # ISO alpha-2 when known (phone region)
     names: dict[str, str] = field(default_factory=dict)  # fn, ln, ct, st, zp
+    # Meta-form hash -> Google-form hash, for contacts hashed at ingest (contact_hashing).
+    google_hashes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Match:
     user_agent: str = ""
     page_url: str = ""
     person_user_ids: list[str] = field(default_factory=list)
+    google_hashes: dict[str, str] = field(default_factory=dict)
     complete: bool = True  # False: the sink had not caught up within the bound
 
 
@@ -92,6 +98,13 @@ def _number(value: object) -> float | None:
     return None
 
 
+def sendable_ip(ip: object, policy: object) -> str:
+    """The address, when it is a full one: the API records the IP policy it applied as
+    `context.ip_policy` (events from before it have none), and a truncated or dropped
+    address must not be sent as the visitor's."""
+    return _text(ip) if policy in (None, "", FULL) else ""
+
+
 def from_record(record: dict[str, Any], default_currency: str) -> Conversion:
     props = _obj(record.get("properties"))
     traits = _obj(record.get("traits"))
@@ -126,7 +139,7 @@ def from_record(record: dict[str, Any], default_currency: str) -> Conversion:
         user_id=_text(record.get("user_id")),
         anonymous_id=_text(record.get("anonymous_id")),
         source=_text(record.get("source")) or "http",
-        ip=_text(context.get("ip")),
+        ip=sendable_ip(context.get("ip"), context.get("ip_policy")),
         user_agent=_text(context.get("userAgent")),
         page_url=_text(page.get("url")),
         fbc=_text(context.get("fbc")),
@@ -135,4 +148,5 @@ def from_record(record: dict[str, Any], default_currency: str) -> Conversion:
         phones=phones,
         country=country.upper()[:2] if len(country) == 2 else "",
         names={k: v for k, v in names.items() if v},
+        google_hashes={k: v for p in people for k, v in google_alternates(p).items()},
     )

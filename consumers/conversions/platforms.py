@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from consumers.conversions import hashing as h
-from consumers.conversions.config import GoogleConfig, MetaConfig
+from consumers.conversions.config import IP, USER_AGENT, GoogleConfig, MetaConfig
 from consumers.conversions.google_answers import google_error, row_outcome
 from consumers.conversions.model import Conversion, Match
 from consumers.conversions.outcomes import Built, Outcome, retry_after
@@ -64,6 +64,8 @@ class Meta(_Account[MetaConfig]):
         # A back-end purchase of a site visitor is a website purchase: the visitor's page and
         # browser (resolve.py) stand in for the request's.
         page_url, agent = conv.page_url or match.page_url, conv.user_agent or match.user_agent
+        if USER_AGENT not in c.client_signals:  # Meta's website events need client_user_agent
+            agent = ""
         source = c.action_sources.get(conv.source)
         if source is None:
             source = "website" if page_url and agent else "system_generated"
@@ -104,9 +106,12 @@ class Meta(_Account[MetaConfig]):
             user["country"] = [h.sha256_hex(h.meta_country(conv.country or match.country))]
         if conv.user_id:
             user["external_id"] = [h.sha256_hex(h.meta_external_id(conv.user_id))]
+        signals = self.config.client_signals  # IP and user agent only when the operator chose
         for key, value in (("fbc", conv.fbc or match.fbc), ("fbp", conv.fbp or match.fbp),
-                           ("client_ip_address", conv.ip or match.ip),
-                           ("client_user_agent", conv.user_agent or match.user_agent)):  # fmt: skip
+                           ("client_ip_address", (conv.ip or match.ip) if IP in signals else ""),
+                           ("client_user_agent",
+                            (conv.user_agent or match.user_agent) if USER_AGENT in signals else "")
+                           ):  # fmt: skip
             if value:
                 user[key] = value
         return user
@@ -168,8 +173,11 @@ class Google(_Account[GoogleConfig]):
     def build(self, conv: Conversion, match: Match, now: datetime) -> Built:
         c = self.config
         region = _region(conv, match, self.default_region)
-        emails = _unique([h.hashed(e, h.google_email) for e in (*conv.emails, *match.emails)])
-        phones = _unique([h.hashed(p, lambda v: h.google_phone(v, region))
+        # Contacts hashed at ingest carry Google's own hash beside Meta's (contact_hashing).
+        google = {**match.google_hashes, **conv.google_hashes}
+        emails = _unique([google.get(e) or h.hashed(e, h.google_email)
+                          for e in (*conv.emails, *match.emails)])  # fmt: skip
+        phones = _unique([google.get(p) or h.hashed(p, lambda v: h.google_phone(v, region))
                           for p in (*conv.phones, *match.phones)])  # fmt: skip
         identifiers = [{"hashedEmail": e} for e in emails] + [
             {"hashedPhoneNumber": p} for p in phones

@@ -26,7 +26,8 @@ from typing import Any, Protocol
 import orjson
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from consumers.conversions.model import EMAIL_KEYS, PHONE_KEYS, Conversion, Match
+from consumers.conversions.model import EMAIL_KEYS, PHONE_KEYS, Conversion, Match, sendable_ip
+from eventschema.contact_hashing import google_alternates
 from eventschema.entry import DEFAULT_TRUSTED_ENTRIES
 from eventschema.kafka_contract import KafkaCluster, client_config
 from eventschema.sink_query import SinkQuery, SinkQueryError
@@ -117,6 +118,7 @@ class Resolver:
             "SELECT toUnixTimestamp64Milli(timestamp) AS ms, type, gclid, gbraid, wbraid, fbclid, "
             "JSONExtractString(context, 'fbc') AS fbc, JSONExtractString(context, 'fbp') AS fbp, "
             "traits, JSONExtractString(context, 'traits') AS ctx_traits, ip, user_agent, page_url, "
+            "JSONExtractString(context, 'ip_policy') AS ip_policy, "
             "toString(entry) AS entry "
             "FROM events FINAL "
             f"WHERE {person} "
@@ -147,12 +149,14 @@ def _fill(match: Match, rows: list[dict[str, Any]], at_ms: int, trusted: frozens
         if not match.fbp and row["fbp"]:
             match.fbp = str(row["fbp"])
         if before and not match.user_agent and row["user_agent"]:
-            match.user_agent, match.ip = str(row["user_agent"]), str(row["ip"])
+            match.user_agent = str(row["user_agent"])
+            match.ip = sendable_ip(row["ip"], row.get("ip_policy"))
             match.page_url = str(row["page_url"])
         if row["entry"] not in trusted:  # e.g. an identify with a public browser key
             continue
         for raw in (row["traits"], row["ctx_traits"]):
             traits = _obj(raw)
+            match.google_hashes.update(google_alternates(traits))
             for keys, out in ((EMAIL_KEYS, match.emails), (PHONE_KEYS, match.phones)):
                 for key in keys:
                     value = traits.get(key)

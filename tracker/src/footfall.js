@@ -35,6 +35,7 @@ export function create(win) {
     ls = null;
   }
   var mem = {};
+  var cl = false; // cookieless now: get/set use memory only, nothing is kept in the browser
   var cookieDomain;
 
   function readCookie(k) {
@@ -71,6 +72,7 @@ export function create(win) {
     return cookieDomain;
   }
   function get(k, small) {
+    if (cl && k != 'optout') return k in mem ? mem[k] : null;
     if (ls)
       try {
         return ls.getItem(P + k);
@@ -79,6 +81,7 @@ export function create(win) {
     return c != null && c !== false ? c : k in mem ? mem[k] : null;
   }
   function set(k, v, small) {
+    if (cl && k != 'optout') return v == null ? delete mem[k] : (mem[k] = v);
     if (v == null) {
       delete mem[k];
       if (ls)
@@ -108,6 +111,27 @@ export function create(win) {
   function setJSON(k, v) {
     set(k, JSON.stringify(v));
   }
+  // Switch between stored and cookieless mode, carrying this page's state over. Entering the
+  // cookieless mode deletes the tracker's ff_ keys and cookies and Meta's cookies.
+  var KEYS = ['aid', 'uid', 'first', 'last', 'q', 'consent'];
+  function mode(cookieless) {
+    if (cookieless == cl) return;
+    var keep = {};
+    KEYS.forEach(function (k) {
+      keep[k] = get(k, 1);
+      if (!cl) set(k, null); // cookies: below, only those that exist
+    });
+    if (!cl)
+      KEYS.concat(['_fbp', '_fbc']).forEach(function (k) {
+        k = k[0] == '_' ? k : P + k;
+        if (readCookie(k) != null) writeCookie(k, '', -1, topDomain());
+      });
+    mem = {};
+    cl = cookieless;
+    KEYS.forEach(function (k) {
+      if (keep[k] != null && !(cl && k == 'aid')) set(k, keep[k], /id|co/.test(k));
+    });
+  }
 
   function uuid() {
     var c = win.crypto;
@@ -124,6 +148,7 @@ export function create(win) {
 
   // ---- identity ----
   function anonymousId() {
+    if (cl) return null;
     var id = get('aid', 1);
     if (!id) set('aid', (id = uuid()), 1);
     return id;
@@ -155,6 +180,7 @@ export function create(win) {
     var o = origin(url);
     return (
       o &&
+      !cl &&
       allowed() &&
       ((cfg.requestIdSameOrigin && o == loc.origin) || (cfg.requestIdOrigins || []).map(origin).indexOf(o) >= 0)
     );
@@ -215,7 +241,7 @@ export function create(win) {
     setJSON('last', t);
   }
   function metaIds() {
-    if (cfg.metaCookies === false) return;
+    if (cfg.metaCookies === false || cl) return;
     // _fbc = fb.1.<ms of the click (landing)>.<fbclid>, _fbp = fb.1.<ms created>.<random>
     var t = getJSON('last', {});
     var fbc = readCookie('_fbc');
@@ -259,15 +285,16 @@ export function create(win) {
       ctx.lastTouch = last;
       ctx.firstTouch = getJSON('first', null);
     }
-    var fbc = readCookie('_fbc');
-    var fbp = readCookie('_fbp');
+    var fbc = !cl && readCookie('_fbc');
+    var fbp = !cl && readCookie('_fbp');
     if (fbc) ctx.fbc = fbc;
     if (fbp) ctx.fbp = fbp;
+    if (cl) ctx.cookieless = true; // the API derives the visitor id (no anonymousId to send)
     var m = Object.assign(
       {
         type: type,
         messageId: uuid(),
-        anonymousId: anonymousId(),
+        anonymousId: anonymousId() || undefined,
         timestamp: new Date().toISOString(),
         context: Object.assign(ctx, opts && opts.context),
       },
@@ -515,6 +542,8 @@ export function create(win) {
     );
     if (started) return api;
     started = true;
+    // 'until-consent': cookieless until consent(true), remembered in storage from then on
+    mode(cfg.cookieless === true || (!!cfg.cookieless && get('consent', 1) != '1'));
     anonymousId();
     wrapRequests();
     if (!blocked()) campaign();
@@ -565,7 +594,7 @@ export function create(win) {
   };
   api.reset = function () {
     set('uid', null, 1);
-    set('aid', uuid(), 1);
+    if (!cl) set('aid', uuid(), 1);
   };
   api.optOut = function () {
     set('optout', '1', 1);
@@ -577,6 +606,7 @@ export function create(win) {
     if (started) metaIds(), schedule(0);
   };
   api.consent = function (yes) {
+    if (cfg.cookieless && cfg.cookieless !== true) mode(!yes);
     set('consent', yes ? '1' : '0', 1);
     var held = pending;
     pending = [];

@@ -1,0 +1,118 @@
+"""The tracker's cookieless mode in a real browser (Debian's chromium, driven by
+e2e/cookieless.mjs), through the real API, Kafka and the sink: with `cookieless:
+'until-consent'` the page keeps nothing in localStorage or cookies and its events are stored
+with the id the API derives; consent(true) switches to a stored id (kept across a reload);
+consent(false) deletes it and goes back to the derived id."""
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from footfall.broker import find_free_ports
+from tests.support.sink import Sink
+from tests.test_privacy_cookieless import BROWSER_KEY, CookielessApi
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+NODE = shutil.which("node")
+SCRIPT = REPO / "e2e" / "cookieless.mjs"
+
+pytestmark = [
+    pytest.mark.skipif(NODE is None, reason="node is not installed (needed for e2e/)"),
+    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is missing"),
+    pytest.mark.skipif(
+        not (REPO / "e2e" / "node_modules" / "playwright-core").is_dir(),
+        reason="e2e/node_modules is missing: npm ci --prefix e2e (scripts/bootstrap does it)",
+    ),
+    pytest.mark.skipif(
+        not (REPO / "tracker" / "dist" / "footfall.min.js").is_file(),
+        reason="the tracker is not built: npm run build --prefix tracker (scripts/bootstrap)",
+    ),
+]
+
+
+def site_page(api_url: str) -> bytes:
+    options = {"writeKey": BROWSER_KEY, "apiHost": api_url, "cookieless": "until-consent"}
+    return (
+        "<!doctype html><title>Cookieless shop</title>"
+        f'<script src="{api_url}/t.js"></script>'
+        f"<script>footfall.init({json.dumps(options)})</script>"
+    ).encode()
+
+
+@pytest.fixture
+def site(api: CookielessApi) -> Iterator[str]:
+    """A one-page site on its own origin, loading the tracker from the API."""
+    body = site_page(api.url)
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", find_free_ports(1)[0]), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def api(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[CookielessApi]:
+    server = CookielessApi(kafka_bootstrap, topic_prefix, tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_cookieless_until_consent_in_chromium(site: str, sink: Sink) -> None:
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, str(SCRIPT)], cwd=REPO, env={**os.environ, "PAGE_URL": site, "CHROMIUM": CHROMIUM},
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert run.returncode == 0, f"{run.stderr}\n{run.stdout}"
+    summary = json.loads(run.stdout.splitlines()[-1])
+    before, after, reloaded, withdrawn = (
+        summary[k] for k in ("before", "afterConsent", "reloaded", "withdrawn")
+    )
+    assert before == {"storage": [], "cookie": "", "user": {"anonymousId": None, "userId": None}}
+    stored_id = after["user"]["anonymousId"]
+    assert {"ff_aid", "ff_consent"} <= set(after["storage"]) and "_fbp=" in after["cookie"]
+    assert reloaded["user"]["anonymousId"] == stored_id, "consent kept the id across a reload"
+    assert withdrawn["storage"] == [] and withdrawn["cookie"] == "", withdrawn
+    assert withdrawn["user"]["anonymousId"] is None
+
+    assert sink.wait_rows(5)[0] == 5
+    rows = sink.query(
+        "SELECT type, event, anonymous_id, JSONExtractRaw(context, 'cookieless') FROM events FINAL "
+        "ORDER BY timestamp, message_id"
+    ).text.splitlines()
+    stored = [tuple(row.split("\t")) for row in rows]
+    derived = stored[0][2]
+    assert derived.startswith("ck-") and len(derived) == 35
+    assert stored == [
+        ("page", "", derived, "true"),
+        ("track", "Before Consent", derived, "true"),
+        ("track", "After Consent", stored_id, ""),
+        ("page", "", stored_id, ""),
+        ("track", "Withdrawn", derived, "true"),  # same browser, site and day: the same id
+    ]
