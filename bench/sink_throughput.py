@@ -3,13 +3,17 @@
 Starts a fresh local broker, produces N (default 300,000) realistic encoded events straight to a
 fresh `events` topic (6 partitions), then starts the sink (`python -m consumers.clickhouse_sink`)
 on a fresh chDB and times until count() reaches N. Prints rows/s (wall, from the sink being
-healthy to the last row) and rows per CPU-second of the sink process (utime + stime from
-/proc/<pid>/stat over the same interval; chDB runs inside that process).
+healthy to the last row), rows per CPU-second of the sink process (utime + stime from
+/proc/<pid>/stat over the same interval; chDB runs inside that process) and the sink's peak RSS
+(VmHWM, the kernel's high-water mark of the whole process).
 
-SINK_PYTHONPATH=/some/dir puts another copy of `consumers/` first on the sink's path, e.g. to
-measure an older version side by side without touching the checkout.
+`--compare DIR` measures another version side by side on the same topic: DIR holds a copy of
+`consumers/` (put first on the sink's path) and of `deploy/clickhouse/migrations` as
+`DIR/migrations`. Each round then runs both, alternating, each in its own consumer group on a
+fresh chDB (`--rounds`). `--batch-size`/`--batch-seconds` set the sink's insert window.
 """
 
+import argparse
 import os
 import random
 import subprocess
@@ -17,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -90,6 +95,37 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name (Python's main thread, chDB's merge and insert pools, ...)."""
+    by_name: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            name = "main" if task.name == str(pid) else name  # Python, and chDB's queries
+            by_name[name] = by_name.get(name, 0.0) + cpu_seconds_of(task / "stat")
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+    return by_name
+
+
+def cpu_seconds_of(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busiest(before: dict[str, float], after: dict[str, float], top: int = 5) -> str:
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    ranked = sorted(spent.items(), key=lambda item: -item[1])[:top]
+    return ", ".join(f"{name} {seconds:.2f}" for name, seconds in ranked)
+
+
 def count_rows(url: str) -> int:
     answer = httpx.post(
         f"{url}/query",
@@ -115,52 +151,99 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0
     raise TimeoutError("sink did not become healthy")
 
 
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    folder: Path | None  # holds consumers/ and migrations/; None: this checkout
+
+
+@dataclass(frozen=True)
+class Run:
+    bootstrap: str
+    total: int
+    args: argparse.Namespace
+
+
+def sink_env(run: Run, variant: Variant, work: Path, http_port: int, tag: str) -> dict[str, str]:
+    path = [str(variant.folder)] if variant.folder else []
+    env = {
+        **os.environ, "PYTHONPATH": os.pathsep.join([*path, str(REPO)]),
+        "FOOTFALL_DATA_DIR": str(work), "FOOTFALL_KAFKA_BOOTSTRAP": run.bootstrap,
+        "FOOTFALL_TOPIC_PREFIX": PREFIX, "FOOTFALL_SINK_GROUP": f"{PREFIX}sink-{tag}",
+        "FOOTFALL_CLICKHOUSE_DSN": f"chdb://{work / 'clickhouse'}",
+        "FOOTFALL_SINK_HTTP_PORT": str(http_port), "FOOTFALL_READ_KEYS": READ_KEY,
+        "FOOTFALL_SINK_BATCH_SIZE": str(run.args.batch_size),
+        "FOOTFALL_SINK_BATCH_SECONDS": str(run.args.batch_seconds),
+    }  # fmt: skip
+    if variant.folder:
+        env["FOOTFALL_MIGRATIONS_DIR"] = str(variant.folder / "migrations")
+    return env
+
+
+def drain(run: Run, variant: Variant, work: Path, tag: str) -> str:
+    """One fresh sink of `variant` drains the topic into a fresh chDB; the result line."""
+    (http_port,) = find_free_ports(1)
+    env = sink_env(run, variant, work, http_port, tag)
+    log = (work / "sink.log").open("wb")
+    command = [sys.executable, "-m", "consumers.clickhouse_sink"]
+    sink = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{http_port}"
+        wait_healthy(url, sink)
+        cpu_before, t0 = cpu_seconds(sink.pid), time.monotonic()
+        threads_before = thread_cpu(sink.pid)
+        rows = 0
+        while rows < run.total:
+            assert sink.poll() is None, (work / "sink.log").read_text()[-3000:]
+            time.sleep(0.2)
+            rows = count_rows(url)
+            if time.monotonic() - t0 > 900:
+                raise TimeoutError(f"only {rows} rows after 900 s")
+        wall, cpu = time.monotonic() - t0, cpu_seconds(sink.pid) - cpu_before
+        rss = peak_rss_mb(sink.pid)
+        threads = busiest(threads_before, thread_cpu(sink.pid))
+    finally:
+        sink.terminate()
+        sink.wait(60)
+    return (f"{variant.name:>8}: {rows:,} rows in {wall:.2f} s wall, {cpu:.2f} CPU-s: "
+            f"{rows / wall:,.0f} rows/s wall, {rows / cpu:,.0f} rows per CPU-second, "
+            f"peak RSS {rss:,.0f} MB\n          CPU-s by thread: {threads}")  # fmt: skip
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("total", nargs="?", type=int, default=300_000, help="events to produce")
+    parser.add_argument("--compare", type=Path, help="folder with consumers/ and migrations/")
+    parser.add_argument("--rounds", type=int, default=1, help="drains per variant, alternating")
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--batch-seconds", type=float, default=1.0)
+    return parser.parse_args()
+
+
 def main() -> None:
-    total = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
+    args = arguments()
+    variants = [Variant("this", None)]
+    if args.compare:
+        variants.insert(0, Variant("compare", args.compare.resolve()))
     with tempfile.TemporaryDirectory(prefix="sink-bench-") as tmp:
         work = Path(tmp)
-        port, controller, http_port = find_free_ports(3)
+        port, controller = find_free_ports(2)
         broker = LocalBroker(work / "kafka", port, controller)
         broker.start()
-        sink: subprocess.Popen[bytes] | None = None
         try:
             broker.wait_ready()
             ensure_topics(broker.bootstrap, PREFIX)
             started = time.monotonic()
-            produce(broker.bootstrap, f"{PREFIX}events", total)
-            print(f"produced {total:,} events in {time.monotonic() - started:.1f} s")
-            path = [p for p in (os.environ.get("SINK_PYTHONPATH"), str(REPO)) if p]
-            env = {
-                **os.environ, "PYTHONPATH": os.pathsep.join(path),
-                "FOOTFALL_DATA_DIR": str(work), "FOOTFALL_KAFKA_BOOTSTRAP": broker.bootstrap,
-                "FOOTFALL_TOPIC_PREFIX": PREFIX, "FOOTFALL_SINK_GROUP": f"{PREFIX}sink",
-                "FOOTFALL_CLICKHOUSE_DSN": f"chdb://{work / 'clickhouse'}",
-                "FOOTFALL_SINK_HTTP_PORT": str(http_port), "FOOTFALL_READ_KEYS": READ_KEY,
-            }  # fmt: skip
-            log = (work / "sink.log").open("wb")
-            command = [sys.executable, "-m", "consumers.clickhouse_sink"]
-            sink = subprocess.Popen(
-                command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-            url = f"http://127.0.0.1:{http_port}"
-            wait_healthy(url, sink)
-            cpu_before, t0 = cpu_seconds(sink.pid), time.monotonic()
-            rows = 0
-            while rows < total:
-                assert sink.poll() is None, (work / "sink.log").read_text()[-3000:]
-                time.sleep(0.2)
-                rows = count_rows(url)
-                if time.monotonic() - t0 > 900:
-                    raise TimeoutError(f"only {rows} rows after 900 s")
-            wall, cpu = time.monotonic() - t0, cpu_seconds(sink.pid) - cpu_before
-            print(f"sink: {rows:,} rows in {wall:.2f} s wall, {cpu:.2f} CPU-s "
-                  f"({os.cpu_count()} cores)")  # fmt: skip
-            print(f"  {rows / wall:,.0f} rows/s wall")
-            print(f"  {rows / cpu:,.0f} rows per CPU-second of the sink process")
+            produce(broker.bootstrap, f"{PREFIX}events", args.total)
+            print(f"produced {args.total:,} events in {time.monotonic() - started:.1f} s; "
+                  f"{os.cpu_count()} cores", flush=True)  # fmt: skip
+            run = Run(broker.bootstrap, args.total, args)
+            for round_ in range(args.rounds):
+                for variant in variants:
+                    folder = work / f"{variant.name}-{round_}"
+                    folder.mkdir()
+                    print(drain(run, variant, folder, f"{variant.name}-{round_}"), flush=True)
         finally:
-            if sink is not None:
-                sink.terminate()
-                sink.wait(60)
             broker.stop()
 
 

@@ -56,17 +56,27 @@ def container(
     schema: SchemaVersion, topic: str, partition: int, records: list[tuple[int, bytes]]
 ) -> bytes:
     """An OCF with one block holding `records` ((offset, payload), all written with `schema`)."""
-    suffix = bytearray()
-    _write_string(suffix, topic)
-    _write_long(suffix, partition)
-    tail = bytes(suffix)
+    return container_of(schema, topic, [(partition, records)])
+
+
+def container_of(
+    schema: SchemaVersion, topic: str, parts: list[tuple[int, list[tuple[int, bytes]]]]
+) -> bytes:
+    """One OCF block of several partitions' records: [(partition, [(offset, payload)])]."""
     body = bytearray()
-    for offset, payload in records:
-        body += memoryview(payload)[HEADER_LENGTH:]
-        body += tail
-        _write_long(body, offset)
+    count = 0
+    for partition, records in parts:
+        suffix = bytearray()
+        _write_string(suffix, topic)
+        _write_long(suffix, partition)
+        tail = bytes(suffix)
+        for offset, payload in records:
+            body += memoryview(payload)[HEADER_LENGTH:]
+            body += tail
+            _write_long(body, offset)
+        count += len(records)
     block = bytearray(container_header(schema))
-    _write_long(block, len(records))
+    _write_long(block, count)
     _write_long(block, len(body))
     block += body
     block += SYNC

@@ -1,5 +1,8 @@
 """Writing one partition's batch: an insert per run of one writer schema, the slow path, DLQ.
 
+`flush_all` first inserts the batches of several partitions together where it can (combined.py);
+what that leaves, or what failed there (after reading back what was stored), goes this way.
+
 Python only checks each record's magic bytes and writer fingerprint; the records go to
 ClickHouse as raw Avro (avro_block), one insert per run of records with the same writer schema,
 each with the token f"{topic}:{partition}:{first}-{last}" of the run's own first and last
@@ -13,7 +16,7 @@ import time
 
 from confluent_kafka import Message
 
-from consumers.clickhouse_sink import metrics
+from consumers.clickhouse_sink import combined, metrics
 from consumers.clickhouse_sink.avro_block import columns, container, fingerprint_of
 from consumers.clickhouse_sink.dead_letters import DeadLetters, DeadLetterUnavailable
 from consumers.clickhouse_sink.partitions import Batch, PartitionState, run_length
@@ -63,21 +66,40 @@ class BatchWriter:
                     message.offset(), detail)  # fmt: skip
         return True
 
+    def flush_all(self, states: list[PartitionState]) -> list[PartitionState]:
+        """Insert the batches, several partitions' at once where they can (combined.py), the
+        rest one partition at a time; returns the states whose batch is not stored."""
+        for group in combined.groups(states):
+            assert group[0].batch is not None  # groups() takes only batches with records
+            combined.insert(self.writer, self.schemas[group[0].batch.fingerprints[0]], group)
+        return [state for state in states if not self.flush(state)]
+
     def flush(self, state: PartitionState) -> bool:
         """Insert the partition's batch; True when it is stored (or had no records)."""
         batch = state.batch
         if batch is None or batch.last < batch.first:
             state.batch = None  # nothing handled yet (e.g. a dead letter failed on the first)
             return True
+        if state.recheck and not self._recheck(state):
+            return False
         while batch.records:
             count = run_length(batch.fingerprints)
             if not self._insert_run(state, batch, count):
                 return False
             del batch.records[:count], batch.fingerprints[:count]
-        state.stored = max(state.stored, batch.last)
-        state.committable = batch.last + 1
-        state.batch = None
-        state.attempts = 0
+        state.stored_batch(batch)
+        return True
+
+    def _recheck(self, state: PartitionState) -> bool:
+        """After a failed combined insert: drop the records ClickHouse stored anyway."""
+        try:
+            stored = self.writer.stored_offsets(state.topic).get(state.partition, -1)
+        except Exception as error:  # unknown: inserting now could store rows twice
+            log.warning("reading the stored offset of %s[%d] failed: %s", state.topic,
+                        state.partition, str(error)[:500])  # fmt: skip
+            return False
+        state.drop_stored(stored)
+        state.recheck = False
         return True
 
     def _insert_run(self, state: PartitionState, batch: Batch, count: int) -> bool:

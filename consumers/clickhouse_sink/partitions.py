@@ -28,12 +28,30 @@ class PartitionState:
     committable: int | None = None
     paused_until: float | None = None
     attempts: int = 0
+    recheck: bool = False  # a combined insert failed: its rows may be stored (combined.py)
 
     def token(self, batch: Batch) -> str:
         return f"{self.topic}:{self.partition}:{batch.first}-{batch.last}"
 
     def run_token(self, run: list[Message]) -> str:
         return f"{self.topic}:{self.partition}:{run[0].offset()}-{run[-1].offset()}"
+
+    def stored_batch(self, batch: Batch) -> None:
+        """The whole batch is in ClickHouse: the commit may move past it."""
+        self.stored = max(self.stored, batch.last)
+        self.committable = batch.last + 1
+        self.batch = None
+        self.attempts = 0
+
+    def drop_stored(self, stored: int) -> None:
+        """Forget the batch's records at or below `stored`, the offset ClickHouse holds."""
+        self.stored = max(self.stored, stored)
+        batch = self.batch
+        if batch is None:
+            return
+        kept = [i for i, m in enumerate(batch.records) if (m.offset() or 0) > self.stored]
+        batch.records[:] = [batch.records[i] for i in kept]
+        batch.fingerprints[:] = [batch.fingerprints[i] for i in kept]
 
 
 def run_length(fingerprints: list[bytes]) -> int:
