@@ -100,20 +100,42 @@ def _objects(
     context: dict[str, Any] | None,
     policy: CollectionPolicy,
 ) -> Objects:
+    # Plain locals, not a dict of roots, when no field rule is set (the default): the API
+    # applies this to every event (docs/performance.md).
+    if policy.drop_fields or policy.hash_fields:
+        properties, traits, context = _field_rules(properties, traits, context, policy)
+    if policy.hash_contacts:  # emails and phones in traits and in context.traits
+        region = policy.phone_region
+        if traits is not None:
+            traits = pii_rules.hash_contacts(traits, region)
+        if context is not None and "traits" in context:
+            context = pii_rules.edit(
+                context,
+                ("traits",),
+                lambda v: pii_rules.hash_contacts(v, region) if isinstance(v, dict) else v,
+            )
+    strip = policy.stripper
+    if properties is not None:
+        properties = pii_rules.strip_urls(properties, _PAGE_URLS, strip)
+    return properties, traits, _context(context, policy.ip, strip)
+
+
+Roots = dict[str, dict[str, Any] | None]
+
+
+def _field_rules(
+    properties: dict[str, Any] | None,
+    traits: dict[str, Any] | None,
+    context: dict[str, Any] | None,
+    policy: CollectionPolicy,
+) -> Objects:
+    """FOOTFALL_PII_DROP_FIELDS, then FOOTFALL_PII_HASH_FIELDS."""
     roots = {"properties": properties, "traits": traits, "context": context}
     for path in policy.drop_fields:
         _edit_root(roots, path, pii_rules.dropped)
     for path in policy.hash_fields:
         _edit_root(roots, path, policy.hasher)
-    if policy.hash_contacts:
-        _hash_contacts(roots, policy.phone_region)
-    if roots["properties"] is not None:
-        roots["properties"] = pii_rules.strip_urls(roots["properties"], _PAGE_URLS, policy.stripper)
-    roots["context"] = _context(roots["context"], policy)
     return roots["properties"], roots["traits"], roots["context"]
-
-
-Roots = dict[str, dict[str, Any] | None]
 
 
 def _edit_root(roots: Roots, path: pii_rules.Path, change: pii_rules.Change) -> None:
@@ -126,25 +148,15 @@ def _edit_root(roots: Roots, path: pii_rules.Path, change: pii_rules.Change) -> 
             roots[root] = pii_rules.edit(obj, tuple(rest), change)
 
 
-def _hash_contacts(roots: Roots, region: str | None) -> None:
-    """Emails and phones in traits and in context.traits."""
-    if roots["traits"] is not None:
-        roots["traits"] = pii_rules.hash_contacts(roots["traits"], region)
-    if roots["context"] is not None:
-        roots["context"] = pii_rules.edit(
-            roots["context"],
-            ("traits",),
-            lambda v: pii_rules.hash_contacts(v, region) if isinstance(v, dict) else v,
-        )
-
-
-def _context(context: dict[str, Any] | None, policy: CollectionPolicy) -> dict[str, Any]:
-    out = dict(context or {})
-    ip = ip_policy.kept_ip(out.pop("ip", None), policy.ip)
-    if ip is not None:
-        out["ip"] = ip
-    out["ip_policy"] = policy.ip  # the uploader sends only a full address (docs/privacy.md)
-    strip = policy.stripper
+def _context(
+    context: dict[str, Any] | None, ip_rule: str, strip: pii_rules.UrlStripper
+) -> dict[str, Any]:
+    out = dict(context) if context else {}
+    ip = out.pop("ip", None)
+    kept = None if ip is None else ip_policy.kept_ip(ip, ip_rule)
+    if kept is not None:
+        out["ip"] = kept
+    out["ip_policy"] = ip_rule  # the uploader sends only a full address (docs/privacy.md)
     for key, fields in _CONTEXT_URLS:
         value = out.get(key)
         if isinstance(value, dict):

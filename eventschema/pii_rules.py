@@ -140,17 +140,17 @@ class UrlStripper:
         # URLs found to hold nothing to strip: an event repeats its page URL (page, properties)
         # and its campaign touches, and a visitor's events repeat them. Only clean URLs are
         # remembered, so no secret is kept; bounded by clearing when full.
-        self._clean: set[str] = set()
+        self.clean: set[str] = set()
 
     def __call__(self, url: str) -> str:
-        if "?" not in url or url in self._clean:  # the hot path
+        if "?" not in url or url in self.clean:  # the hot path
             return url
         start = url.find("?")
         plain = url.find("%", start) < 0 and url.find("+", start) < 0
         if plain and not self._candidate.search(url.lower()):
-            if len(self._clean) >= _CLEAN_URLS:
-                self._clean.clear()
-            self._clean.add(url)
+            if len(self.clean) >= _CLEAN_URLS:
+                self.clean.clear()
+            self.clean.add(url)
             return url
         head, _, rest = url.partition("?")
         query, hash_mark, fragment = rest.partition("#")
@@ -173,9 +173,10 @@ def _param_name(part: str) -> str:
 def strip_urls(obj: dict[str, Any], keys: tuple[str, ...], strip: UrlStripper) -> dict[str, Any]:
     """`obj` with the URL strings under `keys` stripped."""
     out = obj
+    clean = strip.clean  # looked up here: a call per URL costs more than the set lookup
     for key in keys:
         value = obj.get(key)
-        if isinstance(value, str) and "?" in value:
+        if isinstance(value, str) and "?" in value and value not in clean:
             stripped = strip(value)
             if stripped != value:
                 out = dict(out) if out is obj else out

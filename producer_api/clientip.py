@@ -30,6 +30,8 @@ class ClientIpResolver:
 
     def resolve(self, request: Request) -> str | None:
         peer = request.client.host if request.client else None
+        if not self.trusted_proxies:  # the default: the peer is the client, nothing to parse
+            return peer
         peer_ip = _parse(peer) if peer else None
         if peer_ip is None or not self._trusted(peer_ip):
             return peer

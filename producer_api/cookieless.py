@@ -55,7 +55,7 @@ class VisitorIds:
 
     def apply(self, message: Any) -> Any:
         """`message` with the derived anonymousId when it is marked and has none; else as is.
-        `message` is the request's own copy (ingest._with_shared), so it is changed in place."""
+        `message` is the request's own copy (ingest._Shared.merge), so it is changed in place."""
         if not isinstance(message, dict) or message.get("anonymousId") not in (None, ""):
             return message
         context = message.get("context")

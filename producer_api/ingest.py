@@ -19,6 +19,7 @@ from eventschema.event_names import canonical_event_name
 from eventschema.validation import MAX_EVENT_BYTES, encoded_size, truncate_depth
 from producer_api.cookieless import VisitorIds
 from producer_api.errors import ApiError
+from producer_api.plain_validation import plain_event
 from producer_api.publisher import OutgoingMessage
 
 # Batch-level fields that Segment SDKs send once for all messages of a batch.
@@ -77,20 +78,16 @@ def judge(messages: Sequence[Any], shared: dict[str, Any], request: RequestConte
     # No event can exceed the per-event limit when the whole body is smaller: skip measuring.
     measure = request.body_size > MAX_EVENT_BYTES
     result = IngestResult()
+    merge = _Shared(shared, request.client_ip).merge
     for index, raw in enumerate(messages):
         try:
-            message = _with_shared(raw, shared, request.client_ip)
+            message = merge(raw)
             if request.visitor_ids is not None:
                 message = request.visitor_ids.apply(message)
             size = encoded_size(raw) if measure else 0
-            event = validate_message(
-                message,
-                request.received_at,
-                request.default_type,
-                request.source,
-                size,
-                request.entry,
-            )
+            args = (request.received_at, request.default_type, request.source, size, request.entry)
+            # The common shape in line; anything else (and every refusal) by the one rule set.
+            event = plain_event(message, *args) or validate_message(message, *args)
             _check_allowed(event, request.server_only_events)
         except ValidationError as error:
             result.rejected.append(Rejection(index, error, raw))
@@ -107,21 +104,41 @@ def _check_allowed(event: Event, server_only: frozenset[str]) -> None:
         )
 
 
-def _with_shared(raw: Any, shared: dict[str, Any], client_ip: str | None) -> Any:
-    if not isinstance(raw, dict):
-        return raw
-    message = dict(raw)
-    if "sentAt" in shared and "sentAt" not in message:
-        message["sentAt"] = shared["sentAt"]
-    for name in ("context", "integrations"):
-        outer, inner = shared.get(name), message.get(name)
-        if isinstance(outer, dict) and (inner is None or isinstance(inner, dict)):
-            message[name] = {**outer, **(inner or {})}
-    context = message.get("context")
-    # Segment records the connection's IP when the client does not send one.
-    if client_ip and (context is None or (isinstance(context, dict) and "ip" not in context)):
-        message["context"] = {**(context or {}), "ip": client_ip}
-    return message
+class _Shared:
+    """A batch's shared fields, looked up once per batch, merged into each of its messages
+    (a copy: the cookieless id is then set in place, producer_api.cookieless)."""
+
+    def __init__(self, shared: dict[str, Any], client_ip: str | None) -> None:
+        self.sent_at = "sentAt" in shared
+        self.shared = shared
+        context, integrations = shared.get("context"), shared.get("integrations")
+        self.context = context if isinstance(context, dict) else None
+        self.integrations = integrations if isinstance(integrations, dict) else None
+        self.client_ip = client_ip
+
+    def merge(self, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        message = dict(raw)
+        if self.sent_at and "sentAt" not in message:
+            message["sentAt"] = self.shared["sentAt"]
+        context = message.get("context")
+        copied = False  # whether `context` is our own dict yet
+        if self.context is not None and (context is None or isinstance(context, dict)):
+            context = message["context"] = {**self.context, **(context or {})}
+            copied = True
+        if self.integrations is not None:
+            inner = message.get("integrations")
+            if inner is None or isinstance(inner, dict):
+                message["integrations"] = {**self.integrations, **(inner or {})}
+        # Segment records the connection's IP when the client does not send one.
+        ip = self.client_ip
+        if ip and (context is None or (isinstance(context, dict) and "ip" not in context)):
+            if copied:
+                context["ip"] = ip  # type: ignore[index]  # mypy misses `copied`
+            else:
+                message["context"] = {**(context or {}), "ip": ip}
+        return message
 
 
 def event_messages(
