@@ -10,11 +10,11 @@ API refused, before it goes to the quarantine topic. No Starlette here: the SDK 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from eventschema import ip_policy, pii_rules
 from eventschema.model import Event
+from eventschema.secret_settings import secret_setting
 
 DEFAULT_STRIP_PARAMS = frozenset(
     ("email", "e-mail", "mail", "token", "access_token", "auth", "password", "pass", "pwd",
@@ -60,7 +60,7 @@ class CollectionPolicy:
             ip=ip_policy.parse_policy(env.get("FOOTFALL_IP_POLICY", "")),
             drop_fields=_paths(env, "FOOTFALL_PII_DROP_FIELDS"),
             hash_fields=_paths(env, "FOOTFALL_PII_HASH_FIELDS"),
-            hmac_key=_secret(env, "FOOTFALL_PII_HMAC_KEY").encode(),
+            hmac_key=secret_setting(env, "FOOTFALL_PII_HMAC_KEY").encode(),
             hash_contacts=_flag(env, "FOOTFALL_PII_HASH_CONTACT", True),
             phone_region=region or None,
             strip_params=DEFAULT_STRIP_PARAMS if strip is None else _names(strip),
@@ -190,16 +190,3 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value not in _TRUE + _FALSE:
         raise ValueError(f"{name}={value!r}: use true or false")
     return value in _TRUE
-
-
-def _secret(env: Mapping[str, str], name: str) -> str:
-    """NAME, or the contents of the file NAME_FILE (Docker/Kubernetes secrets); not both."""
-    value, path = env.get(name, ""), env.get(f"{name}_FILE", "")
-    if value and path:
-        raise ValueError(f"set {name} or {name}_FILE, not both")
-    if not path:
-        return value
-    try:
-        return Path(path).read_text().rstrip("\r\n")
-    except OSError as exc:
-        raise ValueError(f"{name}_FILE cannot be read: {exc.strerror}") from None

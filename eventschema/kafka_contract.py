@@ -4,10 +4,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from eventschema.paths import schema_dir
+from eventschema.secret_settings import secret_setting
 
 # FOOTFALL_KAFKA_BOOTSTRAP's default in every process: the broker `footfall up` runs locally.
 DEFAULT_KAFKA_PORT = 9092
@@ -80,7 +80,7 @@ def security_config(env: Mapping[str, str]) -> dict[str, str]:
         raise KafkaSecurityError(f"{sasl_set[0]} needs FOOTFALL_KAFKA_SECURITY_PROTOCOL=SASL_*")
     if protocol.endswith("SSL"):
         conf.update({key: env[name] for name, key in _SSL_FILES.items() if env.get(name)})
-        key_password = _secret(env, "FOOTFALL_KAFKA_SSL_KEY_PASSWORD")
+        key_password = secret_setting(env, "FOOTFALL_KAFKA_SSL_KEY_PASSWORD", KafkaSecurityError)
         if key_password:
             conf["ssl.key.password"] = key_password
     return conf
@@ -93,26 +93,13 @@ def _sasl(env: Mapping[str, str], protocol: str) -> dict[str, str]:
     if mechanism not in allowed:
         raise KafkaSecurityError(f"FOOTFALL_KAFKA_SASL_MECHANISM must be one of {allowed}")
     username = env.get("FOOTFALL_KAFKA_SASL_USERNAME", "")
-    password = _secret(env, "FOOTFALL_KAFKA_SASL_PASSWORD")
+    password = secret_setting(env, "FOOTFALL_KAFKA_SASL_PASSWORD", KafkaSecurityError)
     if not username or not password:
         raise KafkaSecurityError(
             f"{protocol} needs FOOTFALL_KAFKA_SASL_USERNAME and FOOTFALL_KAFKA_SASL_PASSWORD"
             " (or FOOTFALL_KAFKA_SASL_PASSWORD_FILE)"
         )
     return {"sasl.mechanism": mechanism, "sasl.username": username, "sasl.password": password}
-
-
-def _secret(env: Mapping[str, str], name: str) -> str:
-    """NAME, or the contents of the file NAME_FILE (Docker/Kubernetes secrets); not both."""
-    value, path = env.get(name, ""), env.get(f"{name}_FILE", "")
-    if value and path:
-        raise KafkaSecurityError(f"set {name} or {name}_FILE, not both")
-    if not path:
-        return value
-    try:
-        return Path(path).read_text().rstrip("\r\n")
-    except OSError as exc:
-        raise KafkaSecurityError(f"{name}_FILE cannot be read: {exc.strerror}") from None
 
 
 @dataclass(frozen=True)

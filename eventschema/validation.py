@@ -29,8 +29,8 @@ _ORJSON_DEPTH = 254
 _PADDING = _ORJSON_DEPTH - MAX_DEPTH
 TOO_DEEP = "(nested too deep)"
 
-_OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
-_ID_FIELDS = ("anonymousId", "userId", "previousId", "groupId", "messageId")
+OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
+ID_FIELDS = ("anonymousId", "userId", "previousId", "groupId", "messageId")
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,12 @@ def validate_message(
             "event_too_large", f"event is {size} bytes, the limit is {MAX_EVENT_BYTES}"
         )
     message_type = _message_type(message, default_type)
-    ids = {name: _optional_id(message, name) for name in _ID_FIELDS}
+    ids = {name: _optional_id(message, name) for name in ID_FIELDS}
     if ids["anonymousId"] is None and ids["userId"] is None:
         raise ValidationError("missing_field", "anonymousId or userId is required", "userId")
     event_name = _optional_text(message, "event", MAX_NAME_LENGTH)
     _check_required_by_type(message_type, event_name, ids)
-    objects = {name: _optional_object(message, name) for name in _OBJECT_FIELDS}
+    objects = {name: _optional_object(message, name) for name in OBJECT_FIELDS}
     objects["traits"] = _traits(message_type, objects)
     original = _optional_time(message, "originalTimestamp") or _optional_time(message, "timestamp")
     sent_at = _optional_time(message, "sentAt")

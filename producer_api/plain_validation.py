@@ -16,18 +16,18 @@ from uuid import uuid4
 
 from eventschema.model import MESSAGE_TYPES, Event
 from eventschema.validation import (
+    ID_FIELDS,
     MAX_EVENT_BYTES,
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
     MAX_TIMESTAMP,
     MIN_TIMESTAMP,
+    OBJECT_FIELDS,
     ValidationError,
     _size_within_depth,
     corrected_timestamp,
 )
 
-_ID_FIELDS = ("anonymousId", "userId", "previousId", "groupId", "messageId")
-_OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
 _LONGEST_TIME = 64  # longer time strings take the slow path (and are not cached)
 
 
@@ -86,7 +86,7 @@ def _ids(message: dict[str, Any]) -> list[str | None] | None:
     """The five ids as validate_message keeps them (stripped, "" as None), or None for the
     slow path (numeric ids, wrong types, too long)."""
     ids: list[str | None] = []
-    for key in _ID_FIELDS:
+    for key in ID_FIELDS:
         value = message.get(key)
         if value is not None:
             if type(value) is not str:
@@ -124,7 +124,7 @@ Objects = list[dict[str, Any] | None]
 def _objects(message: dict[str, Any], kind: str) -> Objects | None:
     """properties, traits, context, integrations (an identify's traits from context.traits
     when it has none, as RudderStack sends them), or None for the slow path."""
-    objects = [message.get(field) for field in _OBJECT_FIELDS]
+    objects = [message.get(field) for field in OBJECT_FIELDS]
     for value in objects:
         if value is not None and type(value) is not dict:
             return None

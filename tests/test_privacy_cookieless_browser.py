@@ -8,16 +8,18 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from footfall.broker import find_free_ports
 from tests.support.sink import Sink
-from tests.test_privacy_cookieless import BROWSER_KEY, CookielessApi
+from tests.support.static_page import serve_html
+from tests.test_privacy_cookieless import (  # noqa: F401  (the api fixture, used by name)
+    BROWSER_KEY,
+    CookielessApi,
+    api,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -48,39 +50,10 @@ def site_page(api_url: str) -> bytes:
 
 
 @pytest.fixture
-def site(api: CookielessApi) -> Iterator[str]:
+def site(api: CookielessApi) -> Iterator[str]:  # noqa: F811  (the imported fixture)
     """A one-page site on its own origin, loading the tracker from the API."""
-    body = site_page(api.url)
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", find_free_ports(1)[0]), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture
-def api(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[CookielessApi]:
-    server = CookielessApi(kafka_bootstrap, topic_prefix, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    with serve_html(site_page(api.url)) as url:
+        yield url
 
 
 def test_cookieless_until_consent_in_chromium(site: str, sink: Sink) -> None:

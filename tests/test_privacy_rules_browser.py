@@ -7,19 +7,20 @@ parameter stays; the stored hashes are those the ad platforms match on."""
 import hashlib
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import orjson
 import pytest
 
 from eventschema.kafka_contract import Topics
-from footfall.broker import find_free_ports
 from tests.support.kafka_tools import read_all, value_of
 from tests.support.sink import Sink
-from tests.test_privacy_cookieless import BROWSER_KEY, CookielessApi
+from tests.support.static_page import serve_html
+from tests.test_privacy_cookieless import (  # noqa: F401  (the api fixture, used by name)
+    BROWSER_KEY,
+    CookielessApi,
+    api,
+)
 from tests.test_privacy_cookieless_browser import CHROMIUM, NODE, REPO
 from tests.test_privacy_cookieless_browser import pytestmark as browser_marks
 
@@ -33,44 +34,18 @@ NEVER = ("jane.doe", "Jane.Doe", "tok-S3CRET", "555-1212", "5551212", "127.0.0.1
 
 
 @pytest.fixture
-def api(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[CookielessApi]:
-    server = CookielessApi(kafka_bootstrap, topic_prefix, tmp_path)  # default privacy settings
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def page_url(api: CookielessApi) -> Iterator[str]:
-    """A page of a shop on its own origin, loading the tracker from the API."""
+def page_url(api: CookielessApi) -> Iterator[str]:  # noqa: F811  (the imported fixture)
+    """A page of a shop on its own origin, loading the tracker from the API (whose privacy
+    settings are the defaults)."""
     options = {"writeKey": BROWSER_KEY, "apiHost": api.url}
     body = (
         "<!doctype html><title>Thanks</title>"
         f'<script src="{api.url}/t.js"></script>'
         f"<script>footfall.init({orjson.dumps(options).decode()})</script>"
     ).encode()
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", find_free_ports(1)[0]), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serve_html(body) as url:
         # localhost: the full client address, 127.0.0.1, must not appear in an event at all.
-        yield f"http://localhost:{server.server_address[1]}/thanks{QUERY}"
-    finally:
-        server.shutdown()
-        server.server_close()
+        yield url.replace("127.0.0.1", "localhost") + "thanks" + QUERY
 
 
 def test_the_trackers_events_reach_kafka_and_clickhouse_reduced(
