@@ -29,7 +29,7 @@ class JsonBody:
 async def read_json(request: Request, limit: int) -> JsonBody:
     """The whole body, parsed; ApiError 400 for an empty or malformed one."""
     body = await read_body(request, limit)
-    if not body.strip():
+    if not body or body.isspace():  # not strip(): that copies the whole body
         raise ApiError(400, "invalid_json", "request body is empty")
     try:
         return JsonBody(len(body), orjson.loads(body))
@@ -38,7 +38,35 @@ async def read_json(request: Request, limit: int) -> JsonBody:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
+    if request.headers.get("content-encoding") is None:
+        return await _read_plain(request, limit)
     return b"".join([piece async for piece in body_stream(request, limit)])
+
+
+async def _read_plain(request: Request, limit: int) -> bytes:
+    """`body_stream` for a body without Content-Encoding (nearly every tracking request), read
+    with the same limits and errors but without its two nested async generators: they cost
+    more than the rest of reading a one-event body (docs/performance.md)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise _too_large("request body", limit)
+    if request._stream_consumed:  # as Request.stream() would
+        raise RuntimeError("Stream consumed")
+    request._stream_consumed = True
+    receive = request.receive
+    pieces: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: gone, or cut off by a timeout
+            raise ApiError(400, "client_disconnected", "the body did not arrive whole")
+        piece = message.get("body", b"")
+        size += len(piece)
+        if size > limit:
+            raise _too_large("request body", limit)
+        pieces.append(piece)
+        if not message.get("more_body", False):
+            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 async def body_stream(
