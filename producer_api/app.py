@@ -25,6 +25,7 @@ from producer_api.cookieless import VisitorIds
 from producer_api.cors import add_cors_headers, preflight
 from producer_api.csv_endpoint import import_csv
 from producer_api.errors import ApiError
+from producer_api.indexed_request import TrackingRequest
 from producer_api.ingest import (
     SERVER_ONLY_EVENT,
     IngestResult,
@@ -230,7 +231,7 @@ class IngestApp(Starlette):
             handler = self._fast.get(scope["path"])
             if handler is not None:
                 scope["app"] = self
-                response = await handler(Request(scope, receive, send))
+                response = await handler(TrackingRequest(scope, receive, send))
                 await response(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
