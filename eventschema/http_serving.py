@@ -10,9 +10,9 @@ Headers over MAX_HEADER_BYTES are refused (httptools itself buffers them without
 Every server of the project starts through `run`, so all share these limits.
 """
 
+import math
 import os
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +58,45 @@ class HttpLimits:
         )
 
 
+class _Deadlines:
+    """The connections of one event loop whose phase has a deadline, checked by one timer every
+    SWEEP_SECONDS. Arming is then an assignment: a timer handle per phase (two per request)
+    cost more CPU than parsing the request. A connection is closed at most SWEEP_SECONDS late."""
+
+    SWEEP_SECONDS = 0.2
+    _of_loop: dict[int, "_Deadlines"] = {}
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.watched: set[TimedHttpProtocol] = set()
+        self._handle: Any = None
+
+    @classmethod
+    def of(cls, loop: Any) -> "_Deadlines":
+        sweeper = cls._of_loop.get(id(loop))
+        if sweeper is None or sweeper.loop is not loop:  # an id reused by a newer loop
+            sweeper = cls._of_loop[id(loop)] = cls(loop)
+        return sweeper
+
+    def add(self, protocol: "TimedHttpProtocol") -> None:
+        self.watched.add(protocol)
+        if self._handle is None:
+            self._handle = self.loop.call_later(self.SWEEP_SECONDS, self._sweep)
+
+    def discard(self, protocol: "TimedHttpProtocol") -> None:
+        self.watched.discard(protocol)
+
+    def _sweep(self) -> None:
+        self._handle = None
+        now = self.loop.time()
+        for protocol in [p for p in self.watched if p.deadline <= now]:
+            protocol.expired()
+        if self.watched:
+            self._handle = self.loop.call_later(self.SWEEP_SECONDS, self._sweep)
+        else:
+            self._of_loop.pop(id(self.loop), None)
+
+
 class TimedHttpProtocol(HttpToolsProtocol):
     # Defaults; `timed_protocol` makes the class a process runs with, from its HttpLimits.
     header_timeout = HttpLimits.header_timeout
@@ -66,7 +105,9 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        self._timer: Any = None
+        self.deadline = math.inf  # loop time; inf: nothing is awaited
+        self._deadlines = _Deadlines.of(self.loop)
+        self._deadlines.add(self)
         self._refused = False
         self._header_bytes = 0  # raw bytes while the headers are incomplete
         self._header_size = 0  # URL and header lines, as parsed
@@ -76,6 +117,7 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
+        self._deadlines.discard(self)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -108,7 +150,7 @@ class TimedHttpProtocol(HttpToolsProtocol):
             self._refuse(b"431 Request Header Fields Too Large")
             return
         self._phase, self._body_bytes = "body", 0
-        self._body_started = time.monotonic()
+        self._body_started = self.loop.time()
         self._arm(self.body_timeout)
         super().on_headers_complete()
 
@@ -126,21 +168,19 @@ class TimedHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def _arm(self, delay: float) -> None:
-        self._cancel()
-        self._timer = self.loop.call_later(delay, self._expired)
+        self.deadline = self.loop.time() + delay
 
     def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.deadline = math.inf
 
-    def _expired(self) -> None:
-        self._timer = None
+    def expired(self) -> None:
+        """The deadline passed (called by the loop's _Deadlines sweep)."""
+        self.deadline = math.inf
         if self._phase == "body":
             allowed = self.body_timeout + self._body_bytes / self.body_min_rate
-            left = self._body_started + allowed - time.monotonic()
-            if left > 0:  # data came in since the timer was armed: the deadline moved
-                self._timer = self.loop.call_later(left, self._expired)
+            left = self._body_started + allowed - self.loop.time()
+            if left > 0:  # data came in since the deadline was set: it moved
+                self.deadline = self.loop.time() + left
                 return
             if self.cycle is not None and self.cycle.response_started:
                 self.transport.close()  # the app answered already: no room for a 408

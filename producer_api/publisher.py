@@ -6,6 +6,8 @@ report arrives, so the event loop never blocks and never calls flush().
 """
 
 import asyncio
+import threading
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,12 +38,18 @@ def producer_config(
 
 class _Acknowledgements:
     """The shared report counting (eventschema.kafka_delivery), resolving a future on the
-    event loop when the last report of a request arrived."""
+    event loop when the last report of a request arrived, or when `deadline` (loop time) passed."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, expected: int) -> None:
+    __slots__ = ("future", "deadline", "on_delivery", "_loop", "_loop_thread", "_counts")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, loop_thread: int, expected: int, deadline: float
+    ) -> None:
         # The report errors, or None when the wait timed out.
         self.future: asyncio.Future[list[str] | None] = loop.create_future()
+        self.deadline = deadline
         self._loop = loop
+        self._loop_thread = loop_thread
         self._counts = Acknowledgements(expected, self._settled)
         self.on_delivery = self._counts.on_delivery
 
@@ -49,7 +57,13 @@ class _Acknowledgements:
         self._counts.cancel_unsent(count, "local queue full")
 
     def _settled(self) -> None:
-        self._loop.call_soon_threadsafe(self._resolve)
+        # Reports are served by poll() on the loop's own thread (Publisher._serve_reports):
+        # resolve at once. call_soon_threadsafe would also write to the loop's wake-up pipe,
+        # a system call per request. Only close()'s flush() reports from another thread.
+        if threading.get_ident() == self._loop_thread:
+            self._resolve()
+        else:
+            self._loop.call_soon_threadsafe(self._resolve)
 
     def _resolve(self) -> None:
         if not self.future.done():
@@ -63,7 +77,10 @@ class _Acknowledgements:
 class Publisher:
     """The process's producer. Its delivery reports are served on the event loop (a timer
     calls poll(0): every millisecond while messages are in flight, every 100 ms when idle), so
-    the callbacks run on the loop's thread: no second Python thread fights it for the GIL."""
+    the callbacks run on the loop's thread: no second Python thread fights it for the GIL.
+    The same timer expires the requests whose reports are overdue: their deadlines come in the
+    order they were published (one timeout for all), so only the oldest need a look, and no
+    request needs a timer of its own (a timer handle per request cost more than its produce)."""
 
     BUSY_SECONDS, IDLE_SECONDS = 0.001, 0.1
 
@@ -73,12 +90,19 @@ class Publisher:
         self._running = True
         self._in_flight = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._waiting: deque[_Acknowledgements] = deque()  # in publish order
+        self._loop_thread = 0
 
     def _serve_reports(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
         if not self._running:
             return
         self._producer.poll(0)
+        waiting = self._waiting
+        if waiting:
+            now = loop.time()
+            while waiting and (waiting[0].future.done() or waiting[0].deadline <= now):
+                waiting.popleft().expire()
         delay = self.BUSY_SECONDS if self._in_flight else self.IDLE_SECONDS
         self._timer = loop.call_later(delay, self._serve_reports, loop)
 
@@ -92,7 +116,11 @@ class Publisher:
         if not messages:
             return
         loop = asyncio.get_running_loop()
-        acks = _Acknowledgements(loop, len(messages))
+        if not self._loop_thread:
+            self._loop_thread = threading.get_ident()
+        acks = _Acknowledgements(
+            loop, self._loop_thread, len(messages), loop.time() + self._timeout
+        )
         produce, on_delivery = self._producer.produce, acks.on_delivery
         for index, message in enumerate(messages):
             headers = message.headers
@@ -108,16 +136,15 @@ class Publisher:
                 KAFKA_DELIVERY_FAILURES.labels(reason=type(error).__name__).inc()
                 acks.cancel_unsent(len(messages) - index)
                 break
-        # A timer instead of wait_for(shield(...)): one handle per request, not two futures
-        # and a task; a cancelled request (client gone) leaves the reports to settle alone.
-        timer = loop.call_later(self._timeout, acks.expire)
+        # No wait_for(shield(...)): a cancelled request (client gone) leaves the reports to
+        # settle alone, and _serve_reports expires the wait.
+        self._waiting.append(acks)
         self._in_flight += 1
         self._start_serving(loop)
         try:
             errors = await acks.future
         finally:
             self._in_flight -= 1
-            timer.cancel()
         if errors is None:
             KAFKA_DELIVERY_FAILURES.labels(reason="timeout").inc()
             raise PublishError("Kafka did not acknowledge in time")
