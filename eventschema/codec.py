@@ -37,21 +37,21 @@ class EventCodec:
         self._by_fingerprint = {schema.fingerprint: schema for schema in versions.values()}
         self._by_fingerprint.setdefault(self.writer.fingerprint, self.writer)
         self._prefix = MAGIC + self.writer.fingerprint
-        self._compiled = compile_writer(self.writer.parsed, prefix=self._prefix)
+        self._compiled = compile_writer(self.writer.parsed)
         self._from_event = compile_writer(
-            self.writer.parsed, attributes=True, json_fields=EVENT_JSON_FIELDS, prefix=self._prefix
+            self.writer.parsed, attributes=True, json_fields=EVENT_JSON_FIELDS
         )
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
         if self._compiled is not None:  # reads the fields only: no defensive copy
-            return self._compiled(record)
+            return self._prefix + self._compiled(record)
         return self.encode_with_fastavro(record)
 
     def encode_event(self, event: Event) -> bytes:
         """The same bytes as `encode(event.to_record())` (a test checks), without building the
         record dict and its JSON strings: the API encodes every event through here."""
         if self._from_event is not None:
-            return self._from_event(event)
+            return self._prefix + self._from_event(event)
         return self.encode(event.to_record())
 
     def encode_with_fastavro(self, record: Mapping[str, Any]) -> bytes:

@@ -107,19 +107,14 @@ def _field_code(name: str, schema: Any, read: str, json_fields: frozenset[str]) 
 
 
 def compile_writer(
-    parsed_schema: Any,
-    *,
-    attributes: bool = False,
-    json_fields: frozenset[str] = frozenset(),
-    prefix: bytes = b"",
+    parsed_schema: Any, *, attributes: bool = False, json_fields: frozenset[str] = frozenset()
 ) -> RecordWriter | None:
     """A writer of records (dicts); with `attributes`, of objects whose attributes are named like
-    the fields (an Event), where the `json_fields` hold dicts to store as their JSON text. The
-    output starts with `prefix` (the single-object header: no second copy to prepend it)."""
+    the fields (an Event), where the `json_fields` hold dicts to store as their JSON text."""
     if not isinstance(parsed_schema, dict) or parsed_schema.get("type") != "record":
         return None
     read = "record.{name}" if attributes else "record[{name!r}]"
-    source = "def write_record(record):\n    out = [_PREFIX]\n    a = out.append\n"
+    source = "def write_record(record):\n    out = []\n    a = out.append\n"
     for field in parsed_schema["fields"]:
         code = _field_code(field["name"], field["type"], read, json_fields)
         if code is None:
@@ -133,7 +128,6 @@ def compile_writer(
         "_millis": _millis,
         "_dumps": orjson.dumps,
         "_EMPTY": {},
-        "_PREFIX": prefix,
     }
     exec(compile(source, f"<avro writer {parsed_schema.get('name')}>", "exec"), scope)  # noqa: S102
     writer: RecordWriter = scope["write_record"]
