@@ -4,11 +4,9 @@ the size limit holds when no length was declared. Gzip bodies take body_stream (
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import orjson
-import pytest
 
 from eventschema import EventCodec
 from eventschema.kafka_contract import Topics
@@ -16,16 +14,6 @@ from tests.support.api import WRITE_KEY, ApiServer
 from tests.support.kafka_tools import read_all, value_of
 
 LIMIT = 500 * 1024  # FOOTFALL_API_MAX_BODY_BYTES's default
-
-
-@pytest.fixture
-def api(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[ApiServer]:
-    server = ApiServer(kafka_bootstrap, topic_prefix, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _pieces(body: bytes, size: int) -> Iterator[bytes]:

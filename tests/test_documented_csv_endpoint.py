@@ -2,12 +2,9 @@
 bad rows, on the real API (uvicorn subprocess) and the real broker."""
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from eventschema import EventCodec
 from tests.support.api import WRITE_KEY, ApiServer
@@ -32,16 +29,6 @@ when;kind;customer;receipt;amount;till
 31.05.2024 14:05;Order Completed;cust-1;R-100;1.234,50;T1
 01.06.2024 09:30;Refund Issued;cust-2;R-101;7,25;T2
 """
-
-
-@pytest.fixture
-def api(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[ApiServer]:
-    server = ApiServer(kafka_bootstrap, topic_prefix, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def post(api: ApiServer, body: bytes, headers: dict[str, str]) -> httpx.Response:
