@@ -193,6 +193,34 @@ BAD_INPUTS = [
         "invalid_write_key",
         id="unknown-body-key",
     ),
+    # Malformed Basic credentials are the caller's error (401), never a server error (503).
+    pytest.param(
+        {
+            "json": {"event": "x", "anonymousId": "a"},
+            "headers": {"authorization": b"Basic dGVzdC13cml0ZS1rZXk6\xe9"},
+        },
+        "/v1/track",
+        None,
+        401,
+        "invalid_write_key",
+        id="basic-not-ascii",
+    ),
+    pytest.param(
+        {"json": {"event": "x", "anonymousId": "a"}, "headers": {"authorization": "Basic %%%"}},
+        "/v1/track",
+        None,
+        401,
+        "invalid_write_key",
+        id="basic-not-base64",
+    ),
+    pytest.param(
+        {"json": {"event": "x", "anonymousId": "a"}, "headers": {"authorization": "Basic /w=="}},
+        "/v1/track",
+        None,
+        401,
+        "invalid_write_key",
+        id="basic-not-utf8",
+    ),
     pytest.param(
         {"json": {"anonymousId": "a"}},
         "/v1/track",
