@@ -60,8 +60,9 @@ class HttpLimits:
 
 class _Deadlines:
     """The connections of one event loop whose phase has a deadline, checked by one timer every
-    SWEEP_SECONDS. Arming is then an assignment: a timer handle per phase (two per request)
-    cost more CPU than parsing the request. A connection is closed at most SWEEP_SECONDS late."""
+    SWEEP_SECONDS. Arming is then an assignment instead of a timer handle per phase, two per
+    request (1.4 µs against 0.2 µs on uvloop, docs/performance.md). A connection is closed at
+    most SWEEP_SECONDS late."""
 
     SWEEP_SECONDS = 0.2
     _of_loop: dict[int, "_Deadlines"] = {}
