@@ -2,7 +2,7 @@
 
 Starlette's `Headers.get` scans the raw header list and encodes the name on every call, and a
 tracking request reads its headers about eight times (key, origin, user agent, length, encoding,
-proxy headers): a tenth of the CPU of a one-event request (docs/performance.md). The index is
+proxy headers): ~10 % of our code's CPU for a one-event request (docs/performance.md). The index is
 built once; the first occurrence of a repeated header wins, as in Starlette.
 """
 
