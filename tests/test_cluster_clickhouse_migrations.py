@@ -19,18 +19,12 @@ from consumers.clickhouse_sink import migrations
 from consumers.clickhouse_sink.writer import connect, ensure_database
 from footfall import ch_cluster
 from footfall_analytics import (
-    AttributionParams,
     Period,
-    RetentionParams,
-    SessionParams,
     TopParams,
-    attribution,
-    channels,
-    identity_conflicts,
-    retention,
     top,
 )
 from footfall_analytics.generate import COLUMNS, START, generate
+from tests.support.report_parity import assert_reports_agree
 
 ALL = Period(START - timedelta(days=1), START + timedelta(weeks=30))
 
@@ -97,15 +91,5 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, 
 
 def test_reports_agree_on_the_cluster_schema(clients: tuple[Client, Client]) -> None:
     single, cluster = clients
-    for kind in ("events", "pages", "referrers", "campaigns"):
-        params = TopParams(period=ALL, kind=kind, limit=1000)
-        assert top(cluster, params) == top(single, params), kind
-    sessions = SessionParams(period=ALL)
-    assert channels(cluster, sessions) == channels(single, sessions)
-    for model in ("first", "last", "linear"):
-        by_channel = AttributionParams(period=ALL, model=model, dimension="channel")
-        assert attribution(cluster, by_channel) == attribution(single, by_channel), model
-    weekly = RetentionParams(period=ALL, weeks=4, as_of=START + timedelta(weeks=30))
-    assert retention(cluster, weekly) == retention(single, weekly)
-    assert identity_conflicts(cluster) == identity_conflicts(single)
+    assert_reports_agree(cluster, single, ALL.start)
     assert top(single, TopParams(period=ALL)), "no data: the comparison would prove nothing"

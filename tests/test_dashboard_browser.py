@@ -7,7 +7,6 @@ server runs in-process on a generated data set in chDB."""
 
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -27,24 +26,17 @@ from footfall.broker import find_free_ports
 from footfall_analytics.generate import generate, insert
 from footfall_analytics.server import create_app, open_dsn
 from tests.support.analytics_auth import KEY_HEADERS, auth_config
+from tests.support.browser import CHROMIUM, NODE, e2e_marks
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-NODE = shutil.which("node")
 SCRIPT = REPO / "e2e" / "dashboard.mjs"
 VENDOR = REPO / "footfall_analytics" / "server" / "static" / "vendor" / "chart.umd.min.js"
 
-pytestmark = [
-    pytest.mark.skipif(NODE is None, reason="node is not installed (needed for e2e/)"),
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is missing"),
-    pytest.mark.skipif(
-        not (REPO / "e2e" / "node_modules" / "playwright-core").is_dir(),
-        reason="e2e/node_modules is missing: npm ci --prefix e2e (scripts/bootstrap does it)",
-    ),
+pytestmark = e2e_marks(
     pytest.mark.skipif(
         not VENDOR.is_file(), reason="Chart.js not copied: npm ci/run build --prefix dashboard"
-    ),
-]
+    )
+)
 
 
 @pytest.fixture(scope="module")

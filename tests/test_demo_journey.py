@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -23,29 +22,14 @@ from adfakes.harness import UploaderProcess, start_fakes
 from eventschema.contact_hashing import meta_email, sha256_hex
 from footfall.broker import find_free_ports
 from tests.support.api import WRITE_KEY, ApiServer
+from tests.support.browser import CHROMIUM, NODE, e2e_marks, needs_tracker_build
 from tests.support.sink import Sink
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-NODE = shutil.which("node")
 SCRIPT = REPO / "e2e" / "demo_journey.mjs"
 BROWSER_KEY = "pk_e2e_demo"
 
-pytestmark = [
-    pytest.mark.skipif(NODE is None, reason="node is not installed (needed for e2e/)"),
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason=f"{CHROMIUM} is missing (scripts/bootstrap: apt-get install chromium, as root)",
-    ),
-    pytest.mark.skipif(
-        not (REPO / "e2e" / "node_modules" / "playwright-core").is_dir(),
-        reason="e2e/node_modules is missing: npm ci --prefix e2e (scripts/bootstrap does it)",
-    ),
-    pytest.mark.skipif(
-        not (REPO / "tracker" / "dist" / "footfall.min.js").is_file(),
-        reason="the tracker is not built: npm run build --prefix tracker (scripts/bootstrap)",
-    ),
-]
+pytestmark = e2e_marks(needs_tracker_build)
 
 
 @dataclass

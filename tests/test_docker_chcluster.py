@@ -24,22 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from footfall_analytics import (
-    AttributionParams,
-    FunnelParams,
-    Period,
-    RetentionParams,
-    SessionParams,
-    Step,
-    TopParams,
-    attribution,
-    channels,
-    founding_question,
-    funnel,
-    identity_conflicts,
-    retention,
-    top,
-)
+from tests.support.report_parity import assert_reports_agree
 from tests.test_docker_stack import (  # noqa: F401  (fixtures used by name)
     CH_DATABASE,
     CH_PASSWORD,
@@ -231,7 +216,7 @@ def test_events_through_the_api_are_sharded_replicated_and_report_alike(
                 _stop(procs[name])  # the chDB sink lets go of its path: this process opens it next
     single = _chdb_client(procs["chdb"])
     try:
-        _compare_reports(cluster, single, DAY0 - timedelta(days=1))
+        assert_reports_agree(cluster, single, DAY0 - timedelta(days=1))
     finally:
         single.close()  # chDB: one data path per process at a time
         cluster.close()
@@ -274,28 +259,6 @@ def _chdb_client(path: Path) -> Any:
     return connect(f"chdb://{path}", CH_DATABASE)
 
 
-def _compare_reports(cluster: Any, single: Any, start: datetime) -> None:
-    """Every report of footfall_analytics, the cluster against the single node."""
-    period = Period(start, start + timedelta(weeks=30))
-    for kind in ("events", "pages", "referrers", "campaigns"):
-        params = TopParams(period=period, kind=kind, limit=1000)
-        assert top(cluster, params) == top(single, params), kind
-    sessions = SessionParams(period=period)
-    assert channels(cluster, sessions) == channels(single, sessions)
-    for model in ("first", "last", "linear"):
-        for dimension in ("channel", "campaign"):
-            params_a = AttributionParams(period=period, model=model, dimension=dimension)
-            assert attribution(cluster, params_a) == attribution(single, params_a), model
-    steps = (Step("Product Viewed"), Step("Signed Up"), Step("Order Completed"))
-    params_f = FunnelParams(steps=steps, period=period)
-    assert funnel(cluster, params_f) == funnel(single, params_f)
-    assert founding_question(cluster, period) == founding_question(single, period)
-    weekly = RetentionParams(period=period, weeks=6, as_of=start + timedelta(weeks=30))
-    assert retention(cluster, weekly) == retention(single, weekly)
-    assert identity_conflicts(cluster) == identity_conflicts(single)
-    assert top(single, TopParams(period=period)), "no data: the comparison would prove nothing"
-
-
 def test_generated_data_reports_alike_on_the_cluster(
     ch_nodes: dict[str, int], tmp_path: Path
 ) -> None:
@@ -321,7 +284,7 @@ def test_generated_data_reports_alike_on_the_cluster(
         for client in (cluster, single):
             for part in (rows[: len(rows) // 2], rows[len(rows) // 2 :], rows[::13]):
                 client.insert("events", part, column_names=list(COLUMNS))
-        _compare_reports(cluster, single, START - timedelta(days=1))
+        assert_reports_agree(cluster, single, START - timedelta(days=1))
     finally:
         single.close()  # chDB: one data path per process at a time
         cluster.close()

@@ -6,13 +6,13 @@ consent(false) deletes it and goes back to the derived id."""
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.browser import CHROMIUM, NODE, e2e_marks, needs_tracker_build
 from tests.support.sink import Sink
 from tests.support.static_page import serve_html
 from tests.test_privacy_cookieless import (  # noqa: F401  (the api fixture, used by name)
@@ -22,22 +22,9 @@ from tests.test_privacy_cookieless import (  # noqa: F401  (the api fixture, use
 )
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-NODE = shutil.which("node")
 SCRIPT = REPO / "e2e" / "cookieless.mjs"
 
-pytestmark = [
-    pytest.mark.skipif(NODE is None, reason="node is not installed (needed for e2e/)"),
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is missing"),
-    pytest.mark.skipif(
-        not (REPO / "e2e" / "node_modules" / "playwright-core").is_dir(),
-        reason="e2e/node_modules is missing: npm ci --prefix e2e (scripts/bootstrap does it)",
-    ),
-    pytest.mark.skipif(
-        not (REPO / "tracker" / "dist" / "footfall.min.js").is_file(),
-        reason="the tracker is not built: npm run build --prefix tracker (scripts/bootstrap)",
-    ),
-]
+pytestmark = e2e_marks(needs_tracker_build)
 
 
 def site_page(api_url: str) -> bytes:

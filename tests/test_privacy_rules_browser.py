@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from eventschema.kafka_contract import Topics
+from tests.support.browser import CHROMIUM, NODE, REPO, e2e_marks, needs_tracker_build
 from tests.support.kafka_tools import read_all, value_of
 from tests.support.sink import Sink
 from tests.support.static_page import serve_html
@@ -21,10 +22,8 @@ from tests.test_privacy_cookieless import (  # noqa: F401  (the api fixture, use
     CookielessApi,
     api,
 )
-from tests.test_privacy_cookieless_browser import CHROMIUM, NODE, REPO
-from tests.test_privacy_cookieless_browser import pytestmark as browser_marks
 
-pytestmark = browser_marks
+pytestmark = e2e_marks(needs_tracker_build)
 SCRIPT = REPO / "e2e" / "privacy_rules.mjs"
 QUERY = "?email=jane.doe%40example.com&token=tok-S3CRET&utm_source=News"
 # Meta's form: trimmed, lower case; digits of the E.164 number (tests/test_privacy_ip_pii.py).
