@@ -109,46 +109,46 @@ def test_two_brokers_killed_answers_503_at_once(
     sink = Sink(cluster.bootstrap, PREFIX, tmp_path, batch_size=500)
     api.start()
     sink.start()
-    load = Load(api.url, WRITE_KEY).start()
-    probes = Probes(api.url).start()
-    try:
-        wait_until(lambda: load.log.count(200, after=0) >= 10, "no 2xx with three nodes")
-        assert readyz(api.url)[0] == 200
+    try:  # the sink holds a chDB path: stopped whatever fails first
+        load = Load(api.url, WRITE_KEY).start()
+        probes = Probes(api.url).start()
+        try:
+            wait_until(lambda: load.log.count(200, after=0) >= 10, "no 2xx with three nodes")
+            assert readyz(api.url)[0] == 200
 
-        leader = partition_leader(cluster.bootstrap, EVENTS, 0)
-        other = next(n.quorum.node_id for n in cluster.nodes if n.quorum.node_id != leader)
-        killed_at = time.monotonic()
-        kill(cluster, leader)
-        kill(cluster, other)
-        # Wait for the replica watch's answer itself: a /readyz whose metadata request went to a
-        # dead broker answers 503 kafka_unreachable once, and the next one can still say ready
-        # until the watch's next check (seen once in a full run).
-        short = (503, "too_few_in_sync_replicas")
-        wait_until(lambda: _state(readyz(api.url)) == short, "/readyz never said too few", 30)
-        ready_503 = time.monotonic() - killed_at
-        status, body = readyz(api.url)
-        assert (status, body["status"]) == short, body
-        wait_until(lambda: probes.first(503, killed_at) is not None, "no 503", 30)
-        first = probes.first(503, killed_at)
-        assert first is not None and first[3].isdigit(), first  # with Retry-After
-        first_503 = first[2] - killed_at
-        print(f"two nodes killed: /readyz 503 after {ready_503:.1f}s, first ingest 503 "
-              f"answered {first_503:.1f}s after the kill", flush=True)  # fmt: skip
-        assert ready_503 < FAST and first_503 < FAST
+            leader = partition_leader(cluster.bootstrap, EVENTS, 0)
+            other = next(n.quorum.node_id for n in cluster.nodes if n.quorum.node_id != leader)
+            killed_at = time.monotonic()
+            kill(cluster, leader)
+            kill(cluster, other)
+            # Wait for the replica watch's answer itself: a /readyz whose metadata request went
+            # to a dead broker answers 503 kafka_unreachable once, and the next one can still say
+            # ready until the watch's next check (seen once in a full run).
+            short = (503, "too_few_in_sync_replicas")
+            wait_until(lambda: _state(readyz(api.url)) == short, "/readyz never said too few", 30)
+            ready_503 = time.monotonic() - killed_at
+            status, body = readyz(api.url)
+            assert (status, body["status"]) == short, body
+            wait_until(lambda: probes.first(503, killed_at) is not None, "no 503", 30)
+            first = probes.first(503, killed_at)
+            assert first is not None and first[3].isdigit(), first  # with Retry-After
+            first_503 = first[2] - killed_at
+            print(f"two nodes killed: /readyz 503 after {ready_503:.1f}s, first ingest 503 "
+                  f"answered {first_503:.1f}s after the kill", flush=True)  # fmt: skip
+            assert ready_503 < FAST and first_503 < FAST
 
-        back_at = time.monotonic()
-        for node_id in (leader, other):
-            cluster.node(node_id).start()
-        wait_until(lambda: load.log.first_ok_after(back_at) is not None, "no recovery", 180)
-        wait_until(lambda: probes.first(200, back_at) is not None, "probes not 2xx again", 60)
-        wait_until(lambda: readyz(api.url)[0] == 200, "/readyz not 200 again", 60)
-        recovered = (load.log.first_ok_after(back_at) or back_at) - back_at
-        print(f"restarted: first 2xx for a request sent {recovered:.1f}s later", flush=True)
-    finally:
-        probes.stop.set()
-        log = load.finish()
-        api.stop()
-    try:
+            back_at = time.monotonic()
+            for node_id in (leader, other):
+                cluster.node(node_id).start()
+            wait_until(lambda: load.log.first_ok_after(back_at) is not None, "no recovery", 180)
+            wait_until(lambda: probes.first(200, back_at) is not None, "probes not 2xx again", 60)
+            wait_until(lambda: readyz(api.url)[0] == 200, "/readyz not 200 again", 60)
+            recovered = (load.log.first_ok_after(back_at) or back_at) - back_at
+            print(f"restarted: first 2xx for a request sent {recovered:.1f}s later", flush=True)
+        finally:
+            probes.stop.set()
+            log = load.finish()
+            api.stop()
         acked = log.acked | probes.acked
         wait_group_caught_up(cluster.bootstrap, f"{PREFIX}sink", EVENTS, timeout=180)
         stored = sink.query("SELECT message_id FROM events FINAL").text.split()
