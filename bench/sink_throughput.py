@@ -5,7 +5,8 @@ fresh `events` topic (6 partitions), then starts the sink (`python -m consumers.
 on a fresh chDB and times until count() reaches N. Prints rows/s (wall, from the sink being
 healthy to the last row), rows per CPU-second of the sink process (utime + stime from
 /proc/<pid>/stat over the same interval; chDB runs inside that process) and the sink's peak RSS
-(VmHWM, the kernel's high-water mark of the whole process).
+(VmHWM, the kernel's high-water mark of the whole process), with the sampled peaks of its two
+parts: anonymous memory, and file-backed pages (chDB's library code).
 
 `--compare DIR` measures another version side by side on the same topic: DIR holds a copy of
 `consumers/` (put first on the sink's path) and of `deploy/clickhouse/migrations` as
@@ -102,6 +103,17 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def rss_split_mb(pid: int) -> tuple[float, float]:
+    """Resident MB now: anonymous (heap: chDB's and Python's working memory) and file-backed
+    (mostly the pages of chDB's 550 MB library that have been touched, shared and reclaimable)."""
+    found = {"RssAnon:": 0.0, "RssFile:": 0.0}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name = line.split(":", 1)[0] + ":"
+        if name in found:
+            found[name] = int(line.split()[1]) / 1024
+    return found["RssAnon:"], found["RssFile:"]
+
+
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds per thread name (Python's main thread, chDB's merge and insert pools, ...)."""
     by_name: dict[str, float] = {}
@@ -192,11 +204,13 @@ def drain(run: Run, variant: Variant, work: Path, tag: str) -> str:
         wait_healthy(url, sink)
         cpu_before, t0 = cpu_seconds(sink.pid), time.monotonic()
         threads_before = thread_cpu(sink.pid)
-        rows = 0
+        rows, anon, file_backed = 0, 0.0, 0.0
         while rows < run.total:
             assert sink.poll() is None, (work / "sink.log").read_text()[-3000:]
             time.sleep(0.2)
             rows = count_rows(url)
+            now_anon, now_file = rss_split_mb(sink.pid)  # sampled: VmHWM is the exact peak
+            anon, file_backed = max(anon, now_anon), max(file_backed, now_file)
             if time.monotonic() - t0 > 900:
                 raise TimeoutError(f"only {rows} rows after 900 s")
         wall, cpu = time.monotonic() - t0, cpu_seconds(sink.pid) - cpu_before
@@ -207,7 +221,9 @@ def drain(run: Run, variant: Variant, work: Path, tag: str) -> str:
         sink.wait(60)
     return (f"{variant.name:>8}: {rows:,} rows in {wall:.2f} s wall, {cpu:.2f} CPU-s: "
             f"{rows / wall:,.0f} rows/s wall, {rows / cpu:,.0f} rows per CPU-second, "
-            f"peak RSS {rss:,.0f} MB\n          CPU-s by thread: {threads}")  # fmt: skip
+            f"peak RSS {rss:,.0f} MB (sampled peaks: anonymous {anon:,.0f} MB, "
+            f"file-backed {file_backed:,.0f} MB)\n"
+            f"          CPU-s by thread: {threads}")  # fmt: skip
 
 
 def arguments() -> argparse.Namespace:
