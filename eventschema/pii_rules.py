@@ -128,42 +128,72 @@ _CLEAN_URLS = 4096
 
 
 class UrlStripper:
-    """Removes the query parameters named in `names` (any case) from URLs."""
+    """Removes the query parameters named in `names` (any case) from URLs, and the same names
+    from a fragment that carries parameters: `#access_token=...&token_type=bearer` (OAuth's
+    implicit flow, magic links) or `#/reset?token=...` (a hash router's query). A fragment
+    without `=` is an anchor (`#top`) and is kept."""
 
     def __init__(self, names: frozenset[str]) -> None:
         self.names = frozenset(name.lower() for name in names)
-        # A quick test of a whole query string, exact for names without % or + (those are
-        # decoded on the slow path): most query strings hold only UTM parameters and click ids.
+        # A quick test of a whole URL, exact for names without % or + (those are decoded on
+        # the slow path): most URLs hold only UTM parameters, click ids and anchors.
         alternatives = "|".join(re.escape(name) for name in sorted(self.names, key=len)[::-1])
         # Searched in the lowercased URL: case-insensitive matching is twice as slow.
-        self._candidate = re.compile(rf"[?&](?:{alternatives or '(?!)'})(?:[=&#]|$)")
+        self._candidate = re.compile(rf"[?&#](?:{alternatives or '(?!)'})(?:[=&#]|$)")
         # URLs found to hold nothing to strip: an event repeats its page URL (page, properties)
         # and its campaign touches, and a visitor's events repeat them. Only clean URLs are
         # remembered, so no secret is kept; bounded by clearing when full.
         self.clean: set[str] = set()
 
     def __call__(self, url: str) -> str:
-        if "?" not in url or url in self.clean:  # the hot path
+        if not has_parameters(url) or url in self.clean:  # the hot path
             return url
-        start = url.find("?")
+        start = _first_mark(url)
         plain = url.find("%", start) < 0 and url.find("+", start) < 0
         if plain and not self._candidate.search(url.lower()):
             if len(self.clean) >= _CLEAN_URLS:
                 self.clean.clear()
             self.clean.add(url)
             return url
-        head, _, rest = url.partition("?")
-        query, hash_mark, fragment = rest.partition("#")
-        return _strip(url, head, query, hash_mark + fragment, self.names)
+        before_fragment, hash_mark, fragment = url.partition("#")
+        head, question, query = before_fragment.partition("?")
+        kept_query = _kept(query, self.names) if question else query
+        kept_fragment = _stripped_fragment(fragment, self.names)
+        if kept_query == query and kept_fragment == fragment:
+            return url  # nothing named: the URL as sent, byte for byte
+        # A query or fragment left empty goes with its mark.
+        return (
+            head
+            + ("?" + kept_query if kept_query else "")
+            + ("#" + kept_fragment if kept_fragment or (hash_mark and not fragment) else "")
+        )
 
 
-def _strip(url: str, head: str, query: str, tail: str, names: frozenset[str]) -> str:
+def has_parameters(url: str) -> bool:
+    """Whether `url` has a query or a fragment, the only places parameters are stripped from."""
+    return "?" in url or "#" in url
+
+
+def _first_mark(url: str) -> int:
+    marks = [index for index in (url.find("?"), url.find("#")) if index >= 0]
+    return min(marks) if marks else len(url)
+
+
+def _kept(query: str, names: frozenset[str]) -> str:
+    """`query` (name=value&...) without the named parameters; unchanged when none is named."""
     parts = query.split("&")
     kept = [part for part in parts if _param_name(part) not in names]
-    if len(kept) == len(parts):
-        return url
-    search = "&".join(kept)
-    return head + ("?" + search if search else "") + tail
+    return query if len(kept) == len(parts) else "&".join(kept)
+
+
+def _stripped_fragment(fragment: str, names: frozenset[str]) -> str:
+    route, question, query = fragment.partition("?")
+    if question:  # a hash router's route and query: #/reset?token=...
+        kept = _kept(query, names)
+        return fragment if kept == query else route + ("?" + kept if kept else "")
+    if "=" in fragment:  # parameters only: #access_token=...&token_type=bearer
+        return _kept(fragment, names)
+    return fragment  # an anchor
 
 
 def _param_name(part: str) -> str:
@@ -176,7 +206,7 @@ def strip_urls(obj: dict[str, Any], keys: tuple[str, ...], strip: UrlStripper) -
     clean = strip.clean  # looked up here: a call per URL costs more than the set lookup
     for key in keys:
         value = obj.get(key)
-        if isinstance(value, str) and "?" in value and value not in clean:
+        if isinstance(value, str) and has_parameters(value) and value not in clean:
             stripped = strip(value)
             if stripped != value:
                 out = dict(out) if out is obj else out

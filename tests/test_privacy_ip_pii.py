@@ -45,8 +45,9 @@ EMAIL, PHONE, SSN, ACCOUNT, BIRTHDAY = (
     "Jane.Doe+news@Gmail.com", "+1 (650) 555-1212", "078-05-1120", "acct-991", "1990-04-01"
 )  # fmt: skip
 CLIENT_IP, CLIENT_V6 = "203.0.113.77", "2001:db8:abcd:12::1"
-SECRET_URL = "https://shop.example/thanks?email=jane%40example.com&utm_source=news&Token=tok-S1&gclid=CLICK-1#top"  # noqa: E501
-CLEAN_URL = "https://shop.example/thanks?utm_source=news&gclid=CLICK-1#top"
+# The fragment is a hash router's: its query is stripped like the URL's.
+SECRET_URL = "https://shop.example/thanks?email=jane%40example.com&utm_source=news&Token=tok-S1&gclid=CLICK-1#/receipt?access_token=frag-S3&tab=2"  # noqa: E501
+CLEAN_URL = "https://shop.example/thanks?utm_source=news&gclid=CLICK-1#/receipt?tab=2"
 SECRET_REFERRER = "https://mail.example/read?SESSION=sess-S2&q=1"
 CLEAN_REFERRER = "https://mail.example/read?q=1"
 # Nothing of these may reach Kafka (the address in full, the email's local part, ...).
@@ -61,6 +62,7 @@ NEVER = [
     BIRTHDAY,
     "tok-S1",
     "sess-S2",
+    "frag-S3",
 ]
 PATHS = ("tracker", "sdk", "csv_endpoint", "csv_command")
 MAPPING = {"event": "Order Completed", "user_id_column": "customer", "timestamp_column": "at",

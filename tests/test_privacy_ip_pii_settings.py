@@ -97,6 +97,36 @@ def test_strip_params_are_a_setting_case_insensitive_and_percent_decoded() -> No
 
 
 @pytest.mark.parametrize(
+    ("url", "stored"),
+    [
+        # OAuth's implicit flow and magic links put the token in the fragment.
+        ("https://a.example/cb#access_token=T1&token_type=bearer",
+         "https://a.example/cb#token_type=bearer"),
+        ("https://a.example/cb#Access_Token=T1", "https://a.example/cb"),
+        ("https://a.example/cb#%61ccess_token=T1&x=1", "https://a.example/cb#x=1"),
+        # A hash router's query.
+        ("https://a.example/#/reset?token=T2&step=2", "https://a.example/#/reset?step=2"),
+        ("https://a.example/#/reset?token=T2", "https://a.example/#/reset"),
+        # Both places at once.
+        ("https://a.example/p?email=e&utm_source=x#session=S&tab=1",
+         "https://a.example/p?utm_source=x#tab=1"),
+        # Anchors and other fragments are kept as sent.
+        ("https://a.example/p#top", "https://a.example/p#top"),
+        ("https://a.example/p?utm_source=x#pricing", "https://a.example/p?utm_source=x#pricing"),
+        ("https://a.example/p#tab=2&sort=price", "https://a.example/p#tab=2&sort=price"),
+        ("https://a.example/p#tokens", "https://a.example/p#tokens"),
+    ],
+)  # fmt: skip
+def test_the_named_parameters_are_stripped_from_a_fragment_too(url: str, stored: str) -> None:
+    for _ in range(2):  # the second time from the stripper's memory of clean URLs
+        found = event(
+            {"context": {"page": {"url": url}}, "properties": {"url": url}}, CollectionPolicy()
+        )
+        assert found["context"]["page"]["url"] == stored
+        assert found["properties"]["url"] == stored
+
+
+@pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"FOOTFALL_IP_POLICY": "anonymise"}, "FOOTFALL_IP_POLICY='anonymise'"),
