@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource  # not re-exported for the type checker
 
@@ -93,23 +94,70 @@ def test_expired_events_go_and_the_setting_can_change(
             sink.stop()
 
 
+def _engines(client: Client) -> dict[str, str]:
+    rows = client.query(
+        "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase()"
+        " AND name IN ('events', 'identity_links')"
+    ).result_rows
+    return {str(name): str(engine) for name, engine in rows}
+
+
+def _said(client: Client, days: int | None) -> set[str]:
+    """What apply_events_ttl did, per table: the first word of each."""
+    done = migrations.apply_events_ttl(client, days)
+    assert set(done) == {"events", "identity_links"}
+    return {what.split()[0] for what in done.values()}
+
+
 def test_ttl_follows_the_setting_and_a_rerun_changes_nothing(tmp_path: Path) -> None:
     dsn = f"chdb://{tmp_path / 'ch'}"
     ensure_database(dsn, "footfall")
     client = connect(dsn, "footfall")
     try:
         migrations.apply(client, REPO_ROOT / "deploy/clickhouse/migrations")
-        assert migrations.apply_events_ttl(client, None).startswith("unchanged")
-        assert migrations.apply_events_ttl(client, 30).startswith("set to")
-        assert migrations.apply_events_ttl(client, 30).startswith("unchanged")  # no mutation
-        assert migrations.apply_events_ttl(client, 7).startswith("set to")
-        engine = client.query(
-            "SELECT engine_full FROM system.tables WHERE database = currentDatabase()"
-            " AND name = 'events'"
-        ).result_rows[0][0]
-        assert "TTL toDateTime(timestamp) + toIntervalDay(7) " in engine
-        assert migrations.apply_events_ttl(client, None).startswith("removed")
-        assert migrations.apply_events_ttl(client, None).startswith("unchanged")
+        assert _said(client, None) == {"unchanged"}
+        assert _said(client, 30) == {"set"}
+        assert _said(client, 30) == {"unchanged"}  # no mutation
+        assert _said(client, 7) == {"set"}
+        engines = _engines(client)
+        assert "TTL toDateTime(timestamp) + toIntervalDay(7) " in engines["events"]
+        assert "TTL toDateTime(last_seen) + toIntervalDay(7) " in engines["identity_links"]
+        assert _said(client, None) == {"removed"}
+        assert _said(client, None) == {"unchanged"}
+        assert all(" TTL " not in engine for engine in _engines(client).values())
+    finally:
+        client.close()
+
+
+def test_identity_links_expire_with_the_events_they_come_from(tmp_path: Path) -> None:
+    """A link whose last event is past the TTL goes; one still seen inside it stays."""
+    dsn = f"chdb://{tmp_path / 'ch'}"
+    ensure_database(dsn, "footfall")
+    client = connect(dsn, "footfall")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        migrations.apply(client, REPO_ROOT / "deploy/clickhouse/migrations")
+        migrations.apply_events_ttl(client, 30)
+        # (anonymous id, user id, age in days): the identity view makes a link of each.
+        seen = [("v-old", "u-old", 45), ("v-both", "u-both", 40), ("v-both", "u-both", 2),
+                ("v-new", "u-new", 1)]  # fmt: skip
+        for anonymous_id, user_id, age in seen:
+            client.command(
+                "INSERT INTO events (message_id, type, timestamp, received_at, anonymous_id,"
+                " user_id, source) VALUES ({m:String}, 'identify', {t:DateTime64(3)},"
+                " {t:DateTime64(3)}, {a:String}, {u:String}, 'http')",
+                parameters={
+                    "m": f"{anonymous_id}-{age}",
+                    "t": now - timedelta(days=age),
+                    "a": anonymous_id,
+                    "u": user_id,
+                },  # fmt: skip
+            )
+        client.command("OPTIMIZE TABLE identity_links FINAL")
+        links = client.query(
+            "SELECT anonymous_id, user_id FROM identity_links FINAL ORDER BY anonymous_id"
+        ).result_rows
+        assert [tuple(link) for link in links] == [("v-both", "u-both"), ("v-new", "u-new")]
     finally:
         client.close()
 

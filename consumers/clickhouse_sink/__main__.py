@@ -53,7 +53,8 @@ def main() -> None:
     client = connect(config.clickhouse_dsn, config.database)
     applied = migrations.apply(client, config.migrations_dir)
     log.info("migrations applied now: %s", applied or "none")
-    log.info("events TTL: %s", migrations.apply_events_ttl(client, config.events_ttl_days))
+    for table, what in migrations.apply_events_ttl(client, config.events_ttl_days).items():
+        log.info("%s TTL: %s", table, what)
     dead_letters = DeadLetters(config.kafka, config.topics.dead_letter, config.dead_letter_timeout)
     erasure = _erasure(config, client)
     loop = sink_runtime(config, EventWriter(client), dead_letters, erasure)

@@ -47,8 +47,9 @@ class SinkConfig:
     query_limits: QueryLimits = QueryLimits()  # FOOTFALL_QUERY_MAX_*
     # FOOTFALL_KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings, as librdkafka settings.
     kafka_security: Mapping[str, str] = field(default_factory=dict, repr=False)
-    # FOOTFALL_EVENTS_TTL_DAYS: events older than this (by `timestamp`) are deleted; None keeps
-    # them forever. Applied to the table at every start (migrations.apply_events_ttl).
+    # FOOTFALL_EVENTS_TTL_DAYS: events older than this (by `timestamp`), and identity links last
+    # seen before it, are deleted; None keeps them forever. Applied to the tables at every start
+    # (migrations.apply_events_ttl).
     events_ttl_days: int | None = None
 
     @classmethod

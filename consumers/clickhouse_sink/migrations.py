@@ -81,26 +81,37 @@ def apply(client: Client, folder: Path) -> list[int]:
 _TTL = re.compile(r" TTL (.+?)(?: SETTINGS |$)")
 
 
-def events_ttl_expression(days: int) -> str:
+# The tables FOOTFALL_EVENTS_TTL_DAYS covers, each with the time a row's age counts from: the
+# events, and the visitor-to-person links derived from them (a link goes when the last event
+# that carried it would have gone).
+RETAINED = (("events", "timestamp"), ("identity_links", "last_seen"))
+
+
+def ttl_expression(column: str, days: int) -> str:
     # As ClickHouse prints it back in system.tables.engine_full, so a rerun finds it unchanged.
-    return f"toDateTime(timestamp) + toIntervalDay({days})"
+    return f"toDateTime({column}) + toIntervalDay({days})"
 
 
-def apply_events_ttl(client: Client, days: int | None) -> str:
-    """Make the events table's TTL `days` (None: none); returns what it did, for the log.
-    On a cluster the TTL belongs to the local tables under the Distributed `events`."""
-    table, on_cluster = "events", ""
-    if _engine(client, "events_local") is not None:
-        table, on_cluster = "events_local", " ON CLUSTER '{cluster}'"
+def apply_events_ttl(client: Client, days: int | None) -> dict[str, str]:
+    """Make the TTL of the events and of what is derived from them `days` (None: none);
+    returns what it did per table, for the log."""
+    return {table: _apply_ttl(client, table, column, days) for table, column in RETAINED}
+
+
+def _apply_ttl(client: Client, table: str, column: str, days: int | None) -> str:
+    """On a cluster the TTL belongs to the local tables under the Distributed one."""
+    on_cluster = ""
+    if _engine(client, f"{table}_local") is not None:
+        table, on_cluster = f"{table}_local", " ON CLUSTER '{cluster}'"
     engine = _engine(client, table) or ""
     match = _TTL.search(engine)
     current = match.group(1) if match else None
-    wanted = events_ttl_expression(days) if days is not None else None
+    wanted = ttl_expression(column, days) if days is not None else None
     if current == wanted:
-        return f"unchanged ({wanted or 'none: events are kept'})"
+        return f"unchanged ({wanted or 'none: rows are kept'})"
     if wanted is None:
         client.command(f"ALTER TABLE {table}{on_cluster} REMOVE TTL")
-        return f"removed ({current}): events are kept"
+        return f"removed ({current}): rows are kept"
     client.command(f"ALTER TABLE {table}{on_cluster} MODIFY TTL {wanted}")
     return f"set to {wanted} (was {current or 'none'})"
 
