@@ -114,6 +114,7 @@ async def _publish(services: Services, events: list[Event]) -> None:
     settings = services.settings
     messages = event_messages(events, services.codec, settings.topics.events, settings.collection)
     try:
+        services.replicas.check()  # too few in-sync replicas: 503 now, as the tracking routes do
         await services.publisher.publish(messages)
     except PublishError as error:
         EVENTS.labels("unavailable").inc(len(events))

@@ -2,6 +2,7 @@
 not after the producer's ~11 s of NOT_ENOUGH_REPLICAS retries; /readyz says so too, and both
 recover on their own. Single-broker mode (replication 1, min.insync.replicas 1) is unchanged."""
 
+import json
 import os
 import signal
 import threading
@@ -25,6 +26,9 @@ PREFIX = "ready_"
 EVENTS = f"{PREFIX}events"
 # A correctness bound, well under the producer's 10 s delivery timeout (+1 s): not a benchmark.
 FAST = 5.0
+CSV_MAPPING = {"event": "Store Visit", "user_id_column": "customer",
+               "timestamp_column": "at", "timezone": "UTC"}  # fmt: skip
+CSV_ROWS = b"at,customer\n2026-11-01 10:00:00,c-1\n"
 
 
 def test_shortfalls_count_only_live_in_sync_replicas() -> None:
@@ -136,6 +140,16 @@ def test_two_brokers_killed_answers_503_at_once(
             print(f"two nodes killed: /readyz 503 after {ready_503:.1f}s, first ingest 503 "
                   f"answered {first_503:.1f}s after the kill", flush=True)  # fmt: skip
             assert ready_503 < FAST and first_503 < FAST
+            # A CSV import is refused as fast, saying why, not after the delivery timeout.
+            asked_at = time.monotonic()
+            csv = httpx.post(
+                f"{api.url}/v1/import/csv?mapping=" + json.dumps(CSV_MAPPING),
+                content=CSV_ROWS, auth=(WRITE_KEY, ""), headers={"content-type": "text/csv"},
+                timeout=60,
+            )  # fmt: skip
+            assert csv.status_code == 503 and csv.headers.get("retry-after"), csv.text
+            assert "too few in-sync replicas" in csv.json()["message"], csv.text
+            assert time.monotonic() - asked_at < FAST
 
             back_at = time.monotonic()
             for node_id in (leader, other):
