@@ -112,7 +112,10 @@ def test_broker_outage_gives_503_and_loses_nothing_acknowledged(tmp_path: Path) 
 
         # Events answered 503 may still have been stored ("possibly persisted"), so a row count
         # says nothing about which ones arrived: wait until the sink consumed the whole topic.
-        wait_group_caught_up(broker.bootstrap, f"{prefix}sink", f"{prefix}events")
+        try:
+            wait_group_caught_up(broker.bootstrap, f"{prefix}sink", f"{prefix}events")
+        except TimeoutError as error:  # seen once in a full run: say what the sink was doing
+            raise AssertionError(f"{error}\n{_sink_state(sink)}") from None
         sink.wait_rows(len(log.acked), timeout=120)
         # No acknowledged event stored twice by the sink or by producer retries (raw rows).
         raw, distinct = sink.scalar_row("SELECT count(), uniqExact(message_id) FROM events")
@@ -130,3 +133,19 @@ def test_broker_outage_gives_503_and_loses_nothing_acknowledged(tmp_path: Path) 
         if sink.proc is not None:
             sink.stop()
         broker.stop()
+
+
+def _sink_state(sink: Sink) -> str:
+    """The sink's stored offsets per partition and the last lines of its log, for a failure
+    message."""
+    stored = sink.query(
+        "SELECT kafka_partition, max(kafka_offset) FROM events GROUP BY 1 ORDER BY 1"
+    ).text.replace("\n", " ")
+    log = sink.data_dir / f"sink-{sink.starts}.log"
+    noise = ("HTTP/", "Connection refused")  # requests, and the outage's reconnect attempts
+    lines = [
+        line
+        for line in log.read_text(errors="replace").splitlines()
+        if not any(word in line for word in noise)
+    ]
+    return f"stored max offsets: {stored}\nsink log:\n" + "\n".join(lines[-60:])

@@ -18,6 +18,7 @@ def wait_group_caught_up(bootstrap: str, group: str, topic: str, timeout: float 
             "enable.auto.commit": False,
         }
     )
+    done: dict[int, int] = {}
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -26,6 +27,8 @@ def wait_group_caught_up(bootstrap: str, group: str, topic: str, timeout: float 
             if all(done.get(p, -1) >= end for p, end in ends.items() if end > 0):
                 return
             time.sleep(0.3)
-        raise TimeoutError(f"group {group} did not commit up to {ends} on {topic}")
+        raise TimeoutError(
+            f"group {group} did not commit up to {ends} on {topic}; last committed: {done}"
+        )
     finally:
         probe.close()
