@@ -6,7 +6,6 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -37,18 +36,12 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def api(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ApiServer]:
-    monkeypatch.setenv("FOOTFALL_API_WORKERS", str(WORKERS))
-    monkeypatch.setenv("FOOTFALL_API_KEY_RATE", "0.001")  # no refill during the test
-    monkeypatch.setenv("FOOTFALL_API_KEY_BURST", str(BURST))
-    server = ApiServer(kafka_bootstrap, topic_prefix, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def api_env() -> dict[str, str]:
+    return {
+        "FOOTFALL_API_WORKERS": str(WORKERS),
+        "FOOTFALL_API_KEY_RATE": "0.001",  # no refill during the test
+        "FOOTFALL_API_KEY_BURST": str(BURST),
+    }
 
 
 def post_on_new_connection(url: str) -> int:

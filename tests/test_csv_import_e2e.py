@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -41,16 +40,8 @@ BAD_LINES = [3, 4, 5, 9]
 
 
 @pytest.fixture
-def api(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ApiServer]:
-    monkeypatch.setenv("FOOTFALL_BROWSER_KEYS", f"{BROWSER_KEY}=*")
-    server = ApiServer(kafka_bootstrap, topic_prefix, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def api_env() -> dict[str, str]:
+    return {"FOOTFALL_BROWSER_KEYS": f"{BROWSER_KEY}=*"}
 
 
 def write_inputs(tmp_path: Path) -> tuple[Path, Path]:

@@ -8,7 +8,6 @@ for a load balancer, not for Kafka or ClickHouse, which stay real.
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -74,16 +73,6 @@ class FrontProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def api(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[ApiServer]:
-    api = ApiServer(kafka_bootstrap, topic_prefix, tmp_path)
-    api.start()
-    try:
-        yield api
-    finally:
-        api.stop()
 
 
 def _rows(sink: Sink, sql: str) -> list[list[str]]:

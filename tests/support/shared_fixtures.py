@@ -16,8 +16,23 @@ from tests.support.sink import Sink
 
 
 @pytest.fixture
-def api(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[ApiServer]:
-    """The API as a uvicorn subprocess with its default settings (tests.support.api)."""
+def api_env() -> dict[str, str]:
+    """Settings the `api` fixture's process starts with, over its defaults: a module overrides
+    this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def api(
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    api_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[ApiServer]:
+    """The API as a uvicorn subprocess (tests.support.api) with `api_env` set."""
+    for name, value in api_env.items():
+        monkeypatch.setenv(name, value)
     server = ApiServer(kafka_bootstrap, topic_prefix, tmp_path)
     server.start()
     try:
