@@ -1,5 +1,6 @@
 """The producer API against the real broker: answers, per-event errors, what reaches Kafka."""
 
+import gc
 import gzip
 from collections.abc import Iterator
 
@@ -7,9 +8,10 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from eventschema import EventCodec
+from eventschema import Event, EventCodec
 from eventschema.kafka_contract import HEADER_EVENT, HEADER_SCHEMA, Topics
 from producer_api.app import create_app
+from producer_api.publisher import OutgoingMessage
 from tests.support.api import api_settings
 from tests.support.kafka_tools import end_offsets, header, read_all, value_of
 from tests.support.metrics import sample
@@ -396,3 +398,32 @@ def test_import_route_marks_events_as_imported(
         for m in read_all(kafka_bootstrap, topics.events)
     }
     assert sources == {"Old": "import", "Live": "http"}
+
+
+def test_only_bytes_wait_for_kafka(
+    client: TestClient, kafka_bootstrap: str, topics: Topics
+) -> None:
+    """While a request waits for Kafka's acknowledgement its parsed body and events are gone:
+    64 requests waiting at once would otherwise keep theirs alive through the cyclic
+    collector's passes (docs/performance.md, round five)."""
+    publisher = client.app.state.services.publisher  # type: ignore[attr-defined]
+    publish = publisher.publish
+    alive_while_waiting: list[list[str]] = []
+
+    async def watched(messages: list[OutgoingMessage]) -> None:
+        gc.collect()  # nothing unreachable stays counted
+        alive_while_waiting.append([o.message_id for o in gc.get_objects() if isinstance(o, Event)])
+        await publish(messages)
+
+    publisher.publish = watched
+    batch = [
+        {"type": "track", "event": "Waited", "anonymousId": "v", "messageId": f"wait-{n}"}
+        for n in range(3)
+    ] + [{"type": "track", "anonymousId": "v", "messageId": "wait-refused"}]
+    answer = client.post("/v1/batch", auth=AUTH, json={"batch": batch})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == 3
+    assert [error["index"] for error in answer.json()["errors"]] == [3]
+    assert alive_while_waiting == [[]]
+    assert sum(end_offsets(kafka_bootstrap, topics.events).values()) == 3
+    assert sum(end_offsets(kafka_bootstrap, topics.quarantine).values()) == 1
