@@ -1,7 +1,7 @@
 """The compiled Avro writer produces exactly fastavro's bytes for every event shape."""
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from fastavro import parse_schema
@@ -97,3 +97,26 @@ def test_encoding_an_event_directly_matches_encoding_its_record() -> None:
     for _ in range(2000):
         event = _random_event(rng)
         assert codec.encode_event(event) == codec.encode_with_fastavro(event.to_record())
+
+
+def test_timestamps_at_the_edges_of_the_two_lookup_encoding_match_fastavro() -> None:
+    """Fresh timestamps take a table for their low 14 bits: where that table stops applying
+    (the first 8.192 s after the epoch, times before it), where the high part rolls over, and
+    naive or offset datetimes, the bytes are still fastavro's."""
+    schema = event_schemas()[max(event_schemas())]
+    codec = EventCodec(writer=schema, reader=schema)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    moments = [epoch + timedelta(milliseconds=ms) for ms in (-8193, -1, 0, 1, 8191, 8192, 8193)]
+    moments += [
+        epoch + timedelta(milliseconds=(n << 13) + d)
+        for n in (1, 2, 1 << 20, 212_000_000)
+        for d in (-1, 0, 1)
+    ]
+    moments += [
+        datetime(2026, 11, 30, 7, 0, 0, 999_999),
+        datetime(2026, 11, 30, 9, tzinfo=timezone(timedelta(hours=2))),
+    ]
+    record = _random_record(random.Random(0), max(event_schemas()))
+    for moment in moments:
+        record["timestamp"] = record["received_at"] = moment
+        assert codec.encode(record) == codec.encode_with_fastavro(record), moment
