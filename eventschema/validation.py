@@ -215,6 +215,19 @@ def _size_within_depth(message: dict[str, Any]) -> int:
     return len(encoded) - 2 * _PADDING  # the padding's brackets, not copied off
 
 
+def nests_at_most(value: Any, levels: int) -> bool:
+    """Whether `value` encodes as JSON nested at most `levels` deep (False also when it does not
+    encode at all); the padding trick of _size_within_depth, for any number of levels."""
+    wrapped: Any = value
+    for _ in range(_ORJSON_DEPTH - levels):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError:
+        return False
+    return True
+
+
 def encoded_size(value: Any) -> int | None:
     """The length of `value`'s JSON; None when it cannot be encoded (validate_message says why)."""
     try:

@@ -16,7 +16,13 @@ from eventschema import Event, EventCodec, ValidationError, validate_message
 from eventschema.collection_policy import DEFAULT_POLICY, CollectionPolicy, apply, apply_message
 from eventschema.entry import SERVER_KEY
 from eventschema.event_names import canonical_event_name
-from eventschema.validation import MAX_EVENT_BYTES, encoded_size, truncate_depth
+from eventschema.validation import (
+    MAX_DEPTH,
+    MAX_EVENT_BYTES,
+    encoded_size,
+    nests_at_most,
+    truncate_depth,
+)
 from producer_api.cookieless import VisitorIds
 from producer_api.errors import ApiError
 from producer_api.plain_validation import plain_event
@@ -77,6 +83,11 @@ def judge(messages: Sequence[Any], shared: dict[str, Any], request: RequestConte
     """Each message with the batch's `shared` fields: an accepted event or a rejection."""
     # No event can exceed the per-event limit when the whole body is smaller: skip measuring.
     measure = request.body_size > MAX_EVENT_BYTES
+    # A message with the shared fields merged in nests at least one level less than
+    # [messages, shared]: when that pair nests at most MAX_DEPTH + 1 levels, no message is too
+    # deep, and one check of the request replaces one per message (a small body needs no size
+    # check either). Otherwise each message is checked as before, with the same errors.
+    within_limits = not measure and nests_at_most([messages, shared], MAX_DEPTH + 1)
     result = IngestResult()
     merge = _Shared(shared, request.client_ip).merge
     for index, raw in enumerate(messages):
@@ -87,7 +98,7 @@ def judge(messages: Sequence[Any], shared: dict[str, Any], request: RequestConte
             size = encoded_size(raw) if measure else 0
             args = (request.received_at, request.default_type, request.source, size, request.entry)
             # The common shape in line; anything else (and every refusal) by the one rule set.
-            event = plain_event(message, *args) or validate_message(message, *args)
+            event = plain_event(message, *args, within_limits) or validate_message(message, *args)
             _check_allowed(event, request.server_only_events)
         except ValidationError as error:
             result.rejected.append(Rejection(index, error, raw))

@@ -38,9 +38,11 @@ def plain_event(
     source: str,
     size_hint: int | None,
     entry: str,
+    within_limits: bool = False,
 ) -> Event | None:
-    """validate_message's Event for a plainly valid message; None: ask validate_message."""
-    if type(message) is not dict or not _small_enough(message, size_hint):
+    """validate_message's Event for a plainly valid message; None: ask validate_message.
+    `within_limits`: the caller knows the message is within the depth and size limits."""
+    if type(message) is not dict or not (within_limits or _small_enough(message, size_hint)):
         return None
     get = message.get
     kind = get("type", default_type)

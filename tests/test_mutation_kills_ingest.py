@@ -12,7 +12,7 @@ from eventschema import EventCodec
 from eventschema.entry import BROWSER_KEY, CSV_IMPORT, SERVER_KEY
 from eventschema.event_names import conversion_events
 from eventschema.kafka_contract import HEADER_EVENT, HEADER_SCHEMA, HEADER_TYPE
-from eventschema.validation import MAX_EVENT_BYTES, TOO_DEEP
+from eventschema.validation import MAX_DEPTH, MAX_EVENT_BYTES, TOO_DEEP
 from producer_api.errors import ApiError
 from producer_api.ingest import (
     SERVER_ONLY_EVENT,
@@ -125,6 +125,32 @@ def test_a_small_body_is_not_measured_event_by_event() -> None:
     # No event can be larger than its body; a body at the limit is not measured at all.
     big = {**TRACK, "properties": {"s": "a" * MAX_EVENT_BYTES}}
     assert len(_judge([big], body_size=MAX_EVENT_BYTES).accepted) == 1
+
+
+def _nested(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = {"n": value}
+    return value
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    """A message nested `levels` deep: itself, then its properties."""
+    return {**TRACK, "properties": _nested(levels - 1)}
+
+
+@pytest.mark.parametrize("body_size", [100, MAX_EVENT_BYTES + 1])  # one check, one per event
+def test_depth_is_judged_per_message_with_the_shared_fields_merged(body_size: int) -> None:
+    result = _judge([_deep(MAX_DEPTH), _deep(MAX_DEPTH + 1), TRACK], body_size=body_size)
+    assert [r.index for r in result.rejected] == [1]
+    assert result.rejected[0].error.code == "too_deep"
+    assert len(result.accepted) == 2
+    # A shared context lands one level down in each message: at the limit, and one past it.
+    for levels, refused in ((MAX_DEPTH - 1, []), (MAX_DEPTH, [0, 1])):
+        shared = {"context": _nested(levels)}
+        result = _judge([TRACK, {**TRACK, "context": {}}], shared, body_size=body_size)
+        assert [r.index for r in result.rejected] == refused, levels
+        assert {r.error.code for r in result.rejected} <= {"too_deep"}
 
 
 def test_server_only_events_are_refused_in_any_spelling_for_track_only() -> None:
