@@ -178,8 +178,8 @@ def tree_rss_mb(pid: int) -> float:
 
 def sample_rss(pids: dict[str, int], stop: threading.Event, peaks: dict[str, float]) -> None:
     while not stop.is_set():
-        for name, pid in pids.items():
-            with contextlib.suppress(FileNotFoundError):
+        for name, pid in list(pids.items()):  # a copy: the run adds processes as it starts them
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 peaks[name] = max(peaks.get(name, 0.0), tree_rss_mb(pid))
         time.sleep(0.5)
 
