@@ -54,9 +54,9 @@ _LENGTH = tuple(_long_bytes(n) for n in range(_TABLE))
 _SOME_LENGTH = tuple(b"\x02" + prefix for prefix in _LENGTH)  # branch 1 of ["null", X], then X
 _MILLIS_CACHE: dict[Any, bytes] = {}
 # A timestamp's varint from two lookups: its low 14 bits (two bytes, both continued: every
-# time after 1970-01-01 00:00:08 has more bits) from a table, the rest from a small cache that
-# changes every ~8 s. Fresh times (each batch event's own) missed _MILLIS_CACHE and cost 1.6 µs
-# in the loop of _long_bytes; this takes 0.6 (docs/performance.md, round five).
+# time from 1970-01-01 00:00:08.192 on has more bits) from a table, the rest from a small
+# cache that changes every ~8 s. Fresh times (each batch event's own) missed _MILLIS_CACHE and
+# cost 1.6 µs in the loop of _long_bytes; this takes 0.6 (docs/performance.md, round five).
 _LOW_14 = tuple(bytes(((n & 0x7F) | 0x80, (n >> 7) | 0x80)) for n in range(16384))
 _HIGH: dict[int, bytes] = {}
 
