@@ -199,12 +199,8 @@ def _optional_time(message: dict[str, Any], field: str) -> datetime | None:
 
 def _size_within_depth(message: dict[str, Any]) -> int:
     """The length of the message's JSON; ValidationError when it nests deeper than MAX_DEPTH."""
-    # Wrapped in _PADDING lists, orjson's own limit (checked in C, ~1 µs) becomes MAX_DEPTH.
-    wrapped: Any = message
-    for _ in range(_PADDING):
-        wrapped = [wrapped]
     try:
-        encoded = orjson.dumps(wrapped)
+        encoded = orjson.dumps(_padded(message, MAX_DEPTH))
     except orjson.JSONEncodeError as error:
         if "recursion" in str(error).lower():
             raise ValidationError(
@@ -217,15 +213,20 @@ def _size_within_depth(message: dict[str, Any]) -> int:
 
 def nests_at_most(value: Any, levels: int) -> bool:
     """Whether `value` encodes as JSON nested at most `levels` deep (False also when it does not
-    encode at all); the padding trick of _size_within_depth, for any number of levels."""
-    wrapped: Any = value
-    for _ in range(_ORJSON_DEPTH - levels):
-        wrapped = [wrapped]
+    encode at all)."""
     try:
-        orjson.dumps(wrapped)
+        orjson.dumps(_padded(value, levels))
     except orjson.JSONEncodeError:
         return False
     return True
+
+
+def _padded(value: Any, levels: int) -> Any:
+    """`value` wrapped in lists so that orjson's own depth limit (checked in C, ~1 µs) fails
+    exactly when `value` nests deeper than `levels`."""
+    for _ in range(_ORJSON_DEPTH - levels):
+        value = [value]
+    return value
 
 
 def encoded_size(value: Any) -> int | None:
